@@ -1,0 +1,495 @@
+//! The HTTP client of the DCS API: signed, paginated listing and chunked batch deletion.
+//!
+//! Every request is signed with [`super::sign`]; the query string sent is exactly the canonical
+//! one that was signed. Errors name the method, URL, HTTP status, `X-Request-Id` and what the
+//! API said. The client logs requests (method, URL, status, request id) but never a header value.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tracing::{debug, warn};
+use url::Url;
+
+use super::sign::{self, SignInput};
+use super::wire::{self, BatchDeleteBody, BatchDeleteResponse, ListResponse};
+use super::{DELETE_BATCH_MAX, LIST_LIMIT};
+use crate::error::{ApiError, DecodeError, Error, Result};
+use crate::model::Instance;
+
+/// AK/SK credentials. `Debug` shows the AK masked and never the SK or token.
+#[derive(Clone)]
+pub struct Credentials {
+    /// Access key id.
+    pub ak: String,
+    /// Secret access key.
+    pub sk: SecretString,
+    /// Security token of temporary credentials, sent and signed as `X-Security-Token`.
+    pub security_token: Option<SecretString>,
+}
+
+impl Credentials {
+    /// The AK with all but its first and last four characters hidden, e.g. `AKEX…890A`.
+    pub fn masked_ak(&self) -> String {
+        mask(&self.ak)
+    }
+}
+
+/// Hides all but the first and last four characters of `s` (all of it when it is short).
+pub fn mask(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 12 {
+        return "****".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("ak", &self.masked_ak())
+            .field("sk", &"(redacted)")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "(redacted)"),
+            )
+            .finish()
+    }
+}
+
+/// Transport settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one whole request.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The outcome of deleting one instance, as the batch answer reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// `result: success`: the API accepted the deletion (it completes asynchronously).
+    Deleted,
+    /// `result: failed`, or no result for this id, or the whole request failed: the reason.
+    Failed(String),
+}
+
+/// A DCS API client bound to one endpoint and project.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Url,
+    host: String,
+    project_id: String,
+    credentials: Credentials,
+}
+
+/// What an HTTP exchange gave back.
+struct Answer {
+    status: u16,
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// A client for `endpoint` (scheme, host, optional port) and `project_id`.
+    pub fn new(
+        endpoint: Url,
+        project_id: String,
+        credentials: Credentials,
+        options: &ClientOptions,
+    ) -> Result<Client> {
+        // reqwest is built with rustls but no default crypto provider: use ring. Installing
+        // twice is harmless (the second call returns an error we ignore).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(concat!("dcs-reconcile/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        let host = match (endpoint.host_str(), endpoint.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => {
+                return Err(Error::Usage(format!("endpoint {endpoint} has no host")));
+            }
+        };
+        Ok(Client {
+            http,
+            endpoint,
+            host,
+            project_id,
+            credentials,
+        })
+    }
+
+    /// The URL of `path` (which starts with `/`) on this endpoint, with `query` appended.
+    fn url(&self, path: &str, query: &str) -> String {
+        let base = self.endpoint.as_str().trim_end_matches('/');
+        if query.is_empty() {
+            format!("{base}{path}")
+        } else {
+            format!("{base}{path}?{query}")
+        }
+    }
+
+    fn instances_path(&self) -> String {
+        format!("/v2/{}/instances", self.project_id)
+    }
+
+    /// Signs and sends one request; any HTTP status comes back as an [`Answer`].
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<(String, Answer)> {
+        let query_string = sign::canonical_query(query);
+        let url = self.url(path, &query_string);
+        let sdk_date = sign::sdk_date(time::OffsetDateTime::now_utc());
+        let content_type = body.as_ref().map_or("application/json", |(_, ct)| ct);
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Type".to_owned(), content_type.to_owned()),
+            ("Host".to_owned(), self.host.clone()),
+            ("X-Project-Id".to_owned(), self.project_id.clone()),
+            ("X-Sdk-Date".to_owned(), sdk_date),
+        ];
+        if let Some(token) = &self.credentials.security_token {
+            headers.push((
+                "X-Security-Token".to_owned(),
+                token.expose_secret().to_owned(),
+            ));
+        }
+        let body_bytes = body.map(|(b, _)| b).unwrap_or_default();
+        let authorization = sign::authorization(
+            &self.credentials.ak,
+            self.credentials.sk.expose_secret(),
+            &SignInput {
+                method: method.as_str(),
+                path,
+                query,
+                headers: &headers,
+                body: &body_bytes,
+            },
+        );
+        let mut request = self.http.request(method.clone(), &url);
+        for (k, v) in &headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let mut auth_value =
+            reqwest::header::HeaderValue::from_str(&authorization).map_err(|_| {
+                Error::Credentials(
+                    "the AK contains characters that cannot be sent in a header".to_owned(),
+                )
+            })?;
+        auth_value.set_sensitive(true);
+        request = request.header(reqwest::header::AUTHORIZATION, auth_value);
+        if !body_bytes.is_empty() {
+            request = request.body(body_bytes);
+        }
+        debug!(method = %method, url = %url, "sending request");
+        let transport = |e: reqwest::Error| Error::Transport {
+            method: method.to_string(),
+            url: url.clone(),
+            message: error_chain(&e.without_url()),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        debug!(method = %method, url = %url, status, request_id = request_id.as_deref().unwrap_or("-"), bytes = body.len(), "answer");
+        Ok((
+            url,
+            Answer {
+                status,
+                request_id,
+                body,
+            },
+        ))
+    }
+
+    /// Turns a non-2xx answer into an [`Error::Api`] with a hint where one helps.
+    fn api_error(&self, method: &str, url: String, answer: Answer, action: &str) -> Error {
+        let parsed = wire::parse_error_body(&answer.body).unwrap_or_default();
+        let api_message = parsed
+            .message
+            .or_else(|| (!answer.body.is_empty()).then(|| snippet(&answer.body)));
+        let code = parsed.code;
+        let hint = match (answer.status, code.as_deref()) {
+            (_, Some(c)) if c.starts_with("APIGW.0301") || c.starts_with("APIG.0301") => {
+                Some(format!(
+                    "the signature or token was rejected: check the SK that belongs to AK {}, the \
+                 project id, and this machine's clock (X-Sdk-Date must be within 15 minutes \
+                 of the server's time)",
+                    self.credentials.masked_ak()
+                ))
+            }
+            (_, Some(c)) if c.ends_with(".0308") => {
+                Some("the API throttled the request; wait a few seconds and try again".to_owned())
+            }
+            (401, _) => Some(format!(
+                "authentication failed for AK {}: check the credentials and the project id",
+                self.credentials.masked_ak()
+            )),
+            (403, _) => Some(format!(
+                "the credentials lack the IAM permission `{action}` in project {}",
+                self.project_id
+            )),
+            (404, _) => Some(format!(
+                "check the endpoint and that project {} exists in its region",
+                self.project_id
+            )),
+            _ => None,
+        };
+        Error::Api(Box::new(ApiError {
+            method: method.to_owned(),
+            url,
+            status: answer.status,
+            code,
+            message: api_message,
+            request_id: parsed.request_id.or(answer.request_id),
+            hint,
+        }))
+    }
+
+    /// Reads one page of the listing.
+    async fn list_page(&self, offset: usize) -> Result<ListResponse> {
+        let query = vec![
+            ("include_failure".to_owned(), "true".to_owned()),
+            ("limit".to_owned(), LIST_LIMIT.to_string()),
+            ("offset".to_owned(), offset.to_string()),
+        ];
+        let path = self.instances_path();
+        let (url, answer) = self.send(reqwest::Method::GET, &path, &query, None).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(self.api_error("GET", url, answer, "dcs:instance:list"));
+        }
+        serde_json::from_slice::<ListResponse>(&answer.body).map_err(|e| {
+            Error::Decode(Box::new(DecodeError {
+                method: "GET".to_owned(),
+                url,
+                status: answer.status,
+                request_id: answer.request_id,
+                detail: e.to_string(),
+                snippet: snippet(&answer.body),
+            }))
+        })
+    }
+
+    /// Lists every instance of the project, page by page (`limit=1000`, `include_failure=true`),
+    /// de-duplicated by id. A listing whose pages do not add up to `instance_num` is read again;
+    /// if it still does not add up, this fails rather than return a partial view.
+    pub async fn list_instances(&self) -> Result<Vec<Instance>> {
+        const ATTEMPTS: usize = 3;
+        let mut last_problem = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.list_once().await? {
+                Ok(all) => return Ok(all),
+                Err(problem) => {
+                    warn!(attempt, "listing inconsistent, reading it again: {problem}");
+                    last_problem = problem;
+                }
+            }
+        }
+        Err(Error::Listing(format!(
+            "GET {}: the listing stayed inconsistent after {ATTEMPTS} attempts ({last_problem}); \
+             refusing to plan on a partial view of the project",
+            self.url(&self.instances_path(), "")
+        )))
+    }
+
+    /// One pass over all pages. The inner `Err` describes an inconsistency.
+    async fn list_once(&self) -> Result<std::result::Result<Vec<Instance>, String>> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut all: Vec<Instance> = Vec::new();
+        let mut offset = 0;
+        let mut expected: Option<u64> = None;
+        loop {
+            let page = self.list_page(offset).await?;
+            match (expected, page.instance_num) {
+                (None, n) => expected = n,
+                (Some(a), Some(b)) if a != b => {
+                    return Ok(Err(format!(
+                        "instance_num changed from {a} to {b} between pages"
+                    )));
+                }
+                _ => {}
+            }
+            let count = page.instances.len();
+            for wire in page.instances {
+                if seen.insert(wire.instance_id.clone()) {
+                    all.push(Instance::from(wire));
+                }
+            }
+            offset += LIST_LIMIT;
+            let done = match expected {
+                Some(total) => offset as u64 >= total || count == 0,
+                None => count < LIST_LIMIT,
+            };
+            if done {
+                break;
+            }
+        }
+        if let Some(total) = expected
+            && all.len() as u64 != total
+        {
+            return Ok(Err(format!(
+                "instance_num is {total} but the pages held {} distinct instances",
+                all.len()
+            )));
+        }
+        Ok(Ok(all))
+    }
+
+    /// Deletes `ids` (at most [`DELETE_BATCH_MAX`]) in one `DELETE /v2/{project_id}/instances`
+    /// and returns the per-instance outcome, in the order of `ids`. An id the answer does not
+    /// mention is reported as failed.
+    pub async fn delete_batch(&self, ids: &[String]) -> Result<Vec<(String, DeleteOutcome)>> {
+        if ids.len() > DELETE_BATCH_MAX {
+            return Err(Error::Usage(format!(
+                "internal error: a batch of {} ids exceeds the API's cap of {DELETE_BATCH_MAX}",
+                ids.len()
+            )));
+        }
+        let body = serde_json::to_vec(&BatchDeleteBody {
+            instances: ids.to_vec(),
+        })
+        .map_err(|e| Error::Usage(format!("cannot encode the delete body: {e}")))?;
+        let query = vec![("all_failure".to_owned(), "false".to_owned())];
+        let path = self.instances_path();
+        let (url, answer) = self
+            .send(
+                reqwest::Method::DELETE,
+                &path,
+                &query,
+                Some((body, "application/json;charset=UTF-8")),
+            )
+            .await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(self.api_error("DELETE", url, answer, "dcs:instance:delete"));
+        }
+        let parsed: BatchDeleteResponse = serde_json::from_slice(&answer.body).map_err(|e| {
+            Error::Decode(Box::new(DecodeError {
+                method: "DELETE".to_owned(),
+                url: url.clone(),
+                status: answer.status,
+                request_id: answer.request_id.clone(),
+                detail: e.to_string(),
+                snippet: snippet(&answer.body),
+            }))
+        })?;
+        let rid = answer
+            .request_id
+            .as_deref()
+            .map(|r| format!(" (request id {r})"))
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let result = parsed
+                .results
+                .iter()
+                .find(|r| r.instance.as_deref() == Some(id.as_str()));
+            let outcome = match result.and_then(|r| r.result.as_deref()) {
+                Some("success") => DeleteOutcome::Deleted,
+                Some(other) => DeleteOutcome::Failed(format!("the API answered `{other}`{rid}")),
+                None => DeleteOutcome::Failed(format!(
+                    "the API's answer has no result for this instance{rid}"
+                )),
+            };
+            out.push((id.clone(), outcome));
+        }
+        for r in &parsed.results {
+            if let Some(id) = &r.instance
+                && !ids.contains(id)
+            {
+                warn!("the delete answer mentions {id}, which was not in the request");
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The first bytes of a body, as text, for error messages.
+fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    if body.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let cut = &body[..body.len().min(MAX)];
+    let text = String::from_utf8_lossy(cut);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > MAX {
+        format!("{one_line}…")
+    } else {
+        one_line
+    }
+}
+
+/// `outer: inner: innermost`, without repeating a cause already in the outer message.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_hides_the_middle() {
+        assert_eq!(mask("AKEXAMPLE1234567890A"), "AKEX…890A");
+        assert_eq!(mask("short"), "****");
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let c = Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: SecretString::from("very-secret-sk-value"),
+            security_token: Some(SecretString::from("very-secret-token")),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!shown.contains("AKEXAMPLE1234567890A"), "{shown}");
+        assert!(shown.contains("AKEX…890A"), "{shown}");
+    }
+
+    #[test]
+    fn snippets_are_short_and_single_line() {
+        assert_eq!(snippet(b""), "(empty)");
+        assert_eq!(snippet(b"<html>\n502</html>"), "<html> 502</html>");
+        let long = vec![b'a'; 500];
+        assert_eq!(snippet(&long).chars().count(), 201);
+    }
+}

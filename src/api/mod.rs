@@ -1,0 +1,19 @@
+//! The DCS API: request signing, wire formats and the HTTP client.
+//!
+//! - [`sign`]: `SDK-HMAC-SHA256` signing, pure functions;
+//! - [`wire`]: the JSON bodies of the API, parsed tolerantly, converted to [`crate::model`] types;
+//! - [`client`]: the reqwest client that lists (paginated) and batch-deletes instances.
+//!
+//! Nothing here knows YAML or how plans are rendered.
+
+pub mod client;
+pub mod sign;
+pub mod wire;
+
+pub use client::{Client, ClientOptions, Credentials, DeleteOutcome};
+
+/// Page size of the listing: the API's maximum.
+pub const LIST_LIMIT: usize = 1000;
+
+/// The most ids one batch DELETE may carry (`DCS.4100` above it).
+pub const DELETE_BATCH_MAX: usize = 50;

@@ -1,0 +1,326 @@
+//! JSON bodies of the DCS API, as the official SDK models define them, parsed tolerantly.
+//!
+//! Huawei asks clients to ignore unknown fields, and real answers mix types (numbers where the
+//! model says string, `null` where a value is expected, `no_password_access` as string or bool).
+//! Only `instance_id`, `name` and `status` are required; every other field the tool reads is
+//! accepted as a string, number, bool or null, and anything else in its place is ignored.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Instance;
+
+/// Answer of `GET /v2/{project_id}/instances`.
+#[derive(Debug, Deserialize)]
+pub struct ListResponse {
+    /// Total number of instances matching the query (all pages).
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub instance_num: Option<u64>,
+    /// This page's instances.
+    #[serde(default, deserialize_with = "nullable_vec")]
+    pub instances: Vec<WireInstance>,
+}
+
+/// One element of `instances` in a list answer (`InstanceListInfo`).
+#[derive(Debug, Deserialize)]
+pub struct WireInstance {
+    /// `instance_id`.
+    pub instance_id: String,
+    /// `name`.
+    pub name: String,
+    /// `status`.
+    pub status: String,
+    /// `created_at`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub created_at: Option<String>,
+    /// `charging_mode` (0 or 1).
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub charging_mode: Option<i64>,
+    /// `engine`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub engine: Option<String>,
+    /// `engine_version`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub engine_version: Option<String>,
+    /// `spec_code`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub spec_code: Option<String>,
+    /// `enterprise_project_id` (a number in some answers).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub enterprise_project_id: Option<String>,
+    /// `tags`.
+    #[serde(default, deserialize_with = "lenient_tags")]
+    pub tags: Vec<(String, String)>,
+}
+
+impl From<WireInstance> for Instance {
+    fn from(w: WireInstance) -> Self {
+        let engine = match (w.engine, w.engine_version) {
+            (Some(e), Some(v)) => Some(format!("{e} {v}")),
+            (e, v) => e.or(v),
+        };
+        Instance {
+            id: w.instance_id,
+            name: w.name,
+            status: w.status,
+            created_at: w.created_at,
+            charging_mode: w.charging_mode,
+            engine,
+            spec_code: w.spec_code,
+            enterprise_project_id: w.enterprise_project_id,
+            tags: w.tags,
+        }
+    }
+}
+
+/// Body of `DELETE /v2/{project_id}/instances`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchDeleteBody {
+    /// The ids to delete, at most 50.
+    pub instances: Vec<String>,
+}
+
+/// Answer of `DELETE /v2/{project_id}/instances`.
+#[derive(Debug, Deserialize)]
+pub struct BatchDeleteResponse {
+    /// One outcome per instance.
+    #[serde(default, deserialize_with = "nullable_vec")]
+    pub results: Vec<BatchOpsResult>,
+}
+
+/// One per-instance outcome of a batch delete.
+#[derive(Debug, Deserialize)]
+pub struct BatchOpsResult {
+    /// `success` or `failed`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub result: Option<String>,
+    /// The instance id.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub instance: Option<String>,
+}
+
+/// The parts of an API error body the tool reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiErrorBody {
+    /// e.g. `DCS.4800`, `APIGW.0301`.
+    pub code: Option<String>,
+    /// The message.
+    pub message: Option<String>,
+    /// A `request_id` field of the body, if any (gateway errors carry one).
+    pub request_id: Option<String>,
+}
+
+/// Finds the error code and message in an error body the way the official SDK does:
+/// `error_code`/`error_msg`, else `errorCode`/`errorMsg`, else `code`/`message`, else the first
+/// nested object that has one of these pairs. `None` when the body is not JSON or has none.
+pub fn parse_error_body(body: &[u8]) -> Option<ApiErrorBody> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    find_error(&value, 0)
+}
+
+fn find_error(value: &serde_json::Value, depth: usize) -> Option<ApiErrorBody> {
+    let obj = value.as_object()?;
+    let text = |k: &str| -> Option<String> {
+        match obj.get(k)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    };
+    for (c, m) in [
+        ("error_code", "error_msg"),
+        ("errorCode", "errorMsg"),
+        ("code", "message"),
+    ] {
+        if obj.contains_key(c) || obj.contains_key(m) {
+            return Some(ApiErrorBody {
+                code: text(c),
+                message: text(m),
+                request_id: text("request_id"),
+            });
+        }
+    }
+    if depth >= 4 {
+        return None;
+    }
+    obj.values().find_map(|v| find_error(v, depth + 1))
+}
+
+/// A scalar of any JSON type, as a string; `null`, arrays and objects give `None`.
+struct LenientString;
+
+impl<'de> Visitor<'de> for LenientString {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, number, bool or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(LenientString)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(LenientString)
+}
+
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(lenient_string(d)?.and_then(|s| s.trim().parse::<i64>().ok()))
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(lenient_string(d)?.and_then(|s| s.trim().parse::<u64>().ok()))
+}
+
+fn nullable_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+struct WireTag {
+    #[serde(default, deserialize_with = "lenient_string")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    value: Option<String>,
+}
+
+fn lenient_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let tags: Vec<WireTag> = nullable_vec(d)?;
+    Ok(tags
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_list_example_and_ignores_unknown_fields()
+    -> Result<(), serde_json::Error> {
+        let body = br#"{"instance_num":1,"instances":[{
+            "publicip_id":{},"vpc_name":"dcs-beta","charging_mode":0,"enterprise_project_id":0,
+            "vpc_id":"1e93f86e-13af-46c8-97d6-d40fa62b76c2","user_name":"hwstaff",
+            "created_at":"2017-03-31T12:24:46.297Z","description":null,
+            "security_group_id":"securityGroupId","enable_ssl":false,"max_memory":460,
+            "publicip_address":null,"capacity":0,"capacity_minor":".125",
+            "name":"dcs-8b1c-000","no_password_access":true,"status":"RUNNING",
+            "tags":[{"key":1,"value":"x"},{"key":"k","value":null}],
+            "instance_id":"c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2","engine":"Redis",
+            "engine_version":"5.0","spec_code":"redis.single.xu1.tiny.128","future":[1,{"a":2}]}]}"#;
+        let page: ListResponse = serde_json::from_slice(body)?;
+        assert_eq!(page.instance_num, Some(1));
+        let inst = Instance::from(
+            page.instances
+                .into_iter()
+                .next()
+                .ok_or_else(|| serde::de::Error::custom("no instance"))?,
+        );
+        assert_eq!(inst.id, "c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2");
+        assert_eq!(inst.name, "dcs-8b1c-000");
+        assert_eq!(inst.enterprise_project_id.as_deref(), Some("0"));
+        assert_eq!(inst.charging_mode, Some(0));
+        assert_eq!(inst.engine.as_deref(), Some("Redis 5.0"));
+        assert_eq!(
+            inst.tags,
+            [
+                ("1".to_owned(), "x".to_owned()),
+                ("k".to_owned(), String::new())
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn nulls_and_string_numbers_are_accepted() -> Result<(), serde_json::Error> {
+        let body = br#"{"instance_num":"2","instances":[
+            {"instance_id":"a","name":"n","status":"RUNNING","charging_mode":"1","created_at":null,
+             "tags":null,"no_password_access":"false"},
+            {"instance_id":"b","name":"m","status":"ERROR","charging_mode":null,"engine":null}]}"#;
+        let page: ListResponse = serde_json::from_slice(body)?;
+        assert_eq!(page.instance_num, Some(2));
+        let all: Vec<Instance> = page.instances.into_iter().map(Instance::from).collect();
+        assert_eq!(all[0].charging_mode, Some(1));
+        assert!(all[0].is_prepaid());
+        assert_eq!(all[1].charging_mode, None);
+        assert_eq!(all[1].created_at, None);
+        Ok(())
+    }
+
+    #[test]
+    fn null_or_absent_instances_is_an_empty_page() -> Result<(), serde_json::Error> {
+        let page: ListResponse = serde_json::from_slice(br#"{"instance_num":0,"instances":null}"#)?;
+        assert!(page.instances.is_empty());
+        let page: ListResponse = serde_json::from_slice(b"{}")?;
+        assert!(page.instances.is_empty() && page.instance_num.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn required_fields_are_required() {
+        let body = br#"{"instances":[{"instance_id":"a","name":"n"}]}"#;
+        let err = serde_json::from_slice::<ListResponse>(body)
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("missing field `status`"));
+    }
+
+    #[test]
+    fn delete_results_parse() -> Result<(), serde_json::Error> {
+        let body = br#"{"results":[{"result":"success","instance":"a"},{"result":"failed","instance":"b"}]}"#;
+        let r: BatchDeleteResponse = serde_json::from_slice(body)?;
+        assert_eq!(r.results.len(), 2);
+        assert_eq!(r.results[1].result.as_deref(), Some("failed"));
+        assert_eq!(r.results[1].instance.as_deref(), Some("b"));
+        Ok(())
+    }
+
+    #[test]
+    fn error_bodies_are_found_like_the_sdk_finds_them() {
+        let dcs = parse_error_body(br#"{"error_code":"DCS.4800","error_msg":"Invalid offset in the request.","error_ext_msg":null}"#);
+        assert_eq!(
+            dcs.as_ref().and_then(|e| e.code.as_deref()),
+            Some("DCS.4800")
+        );
+        let gw = parse_error_body(br#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r1"}"#);
+        assert_eq!(gw.and_then(|e| e.request_id), Some("r1".to_owned()));
+        let v1 = parse_error_body(br#"{"error":{"code":"111404022","message":"not found"}}"#);
+        assert_eq!(v1.and_then(|e| e.message), Some("not found".to_owned()));
+        assert_eq!(parse_error_body(b"<html>502 Bad Gateway</html>"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! The command line, as clap-derive types. Parsing only: nothing here reads files, the
+//! environment or the network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keep the Redis instances of a Huawei Cloud DCS project in line with a YAML manifest.
+///
+/// The manifest (dcs.yaml) lists the instances that should exist. `plan` shows which live
+/// instances are not declared and would be deleted; `apply` deletes exactly those, after
+/// confirmation. The tool never creates or changes an instance.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dcs-reconcile",
+    version,
+    after_help = "Examples:\n  \
+        dcs-reconcile demo                     # try it all against the built-in emulator\n  \
+        dcs-reconcile validate -f dcs.yaml     # check the manifest, no network\n  \
+        dcs-reconcile plan -f dcs.yaml         # what would be deleted\n  \
+        dcs-reconcile apply -f dcs.yaml        # delete it, after typing `yes`\n\n\
+        Credentials come from HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and \
+        HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials).\n\
+        Exit codes: 0 ok, 1 error (nothing deleted), 2 plan --detailed-exitcode with deletions \
+        pending, 3 refused by a safety guard, 4 some deletions failed."
+)]
+pub struct Cli {
+    /// API endpoint, e.g. https://dcs.cn-north-4.myhuaweicloud.com; overrides the manifest.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Project id; overrides the manifest.
+    #[arg(long, global = true, value_name = "ID")]
+    pub project_id: Option<String>,
+
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace). Never shows secrets.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show which live instances are not in the manifest and would be deleted.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile plan -f dcs.yaml\n  \
+        dcs-reconcile plan --format json > plan.json\n  \
+        dcs-reconcile plan --detailed-exitcode   # exit 2 when something would be deleted")]
+    Plan(PlanArgs),
+
+    /// Delete the live instances that are not in the manifest, after confirmation.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile apply -f dcs.yaml                  # prints the plan, asks for `yes`\n  \
+        dcs-reconcile apply -f dcs.yaml --auto-approve   # in CI, after a reviewed plan\n\n\
+        Without a terminal, apply refuses unless --auto-approve is given.")]
+    Apply(ApplyArgs),
+
+    /// Check the manifest without any network call.
+    #[command(after_help = "Example:\n  dcs-reconcile validate -f dcs.yaml")]
+    Validate(ManifestArg),
+
+    /// Run the built-in DCS emulator on a loopback address until interrupted.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile emulator --listen 127.0.0.1:8080 --generate 50\n  \
+        dcs-reconcile emulator --state instances.json --ak AK --sk SK\n\n\
+        Then point a manifest's `endpoint:` (or --endpoint) at the printed URL.")]
+    Emulator(EmulatorArgs),
+
+    /// A self-contained walkthrough: emulator, sample manifest, plan, apply, plan again.
+    #[command(after_help = "Example:\n  dcs-reconcile demo")]
+    Demo,
+}
+
+/// `-f FILE`.
+#[derive(Debug, Args, Clone)]
+pub struct ManifestArg {
+    /// The manifest.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "dcs.yaml"
+    )]
+    pub file: PathBuf,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// One JSON document (see docs/output.md).
+    Json,
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Exit 2 when instances would be deleted, 0 when none would.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Accept an empty `instances:` list that would delete every live instance.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    /// Delete without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Accept an empty `instances:` list that would delete every live instance.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// Arguments of `emulator`.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Loopback address and port to listen on (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Load instances from this JSON file (the API's list format) and save changes to it.
+    #[arg(long, value_name = "FILE", conflicts_with = "generate")]
+    pub state: Option<PathBuf>,
+
+    /// Start with N generated RUNNING instances (gen-000000, gen-000001, …).
+    #[arg(long, value_name = "N")]
+    pub generate: Option<usize>,
+
+    /// Serve only this project id (any, if not given).
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<String>,
+
+    /// Require requests signed with this access key (with --sk).
+    #[arg(long, value_name = "AK", requires = "sk")]
+    pub ak: Option<String>,
+
+    /// Secret key that signatures are checked with (with --ak).
+    #[arg(long, value_name = "SK", requires = "ak")]
+    pub sk: Option<String>,
+}

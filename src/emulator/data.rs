@@ -1,0 +1,305 @@
+//! The emulator's instances: compact in memory, rendered in the API's own JSON format.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// An instance held by the emulator. The fields the emulator acts on are typed; every other
+/// field of a loaded state file is kept in `extra` and written back as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmuInstance {
+    /// `instance_id`.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// `status`.
+    pub status: String,
+    /// `charging_mode`: 0 pay-per-use, 1 prepaid.
+    pub charging_mode: i64,
+    /// `created_at`.
+    pub created_at: String,
+    /// Other fields, as loaded.
+    pub extra: Map<String, Value>,
+    /// When true, the usual fields of a real answer (engine, capacity, ip, …) are added on
+    /// output, so generated instances look like real ones without costing memory.
+    pub typical_fields: bool,
+}
+
+impl EmuInstance {
+    /// A pay-per-use `RUNNING` Redis instance with typical fields.
+    pub fn new(id: &str, name: &str) -> EmuInstance {
+        EmuInstance {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            status: "RUNNING".to_owned(),
+            charging_mode: 0,
+            created_at: "2024-05-06T07:08:09.123Z".to_owned(),
+            extra: Map::new(),
+            typical_fields: true,
+        }
+    }
+
+    /// The same, with another status.
+    #[must_use]
+    pub fn with_status(mut self, status: &str) -> EmuInstance {
+        status.clone_into(&mut self.status);
+        self
+    }
+
+    /// The same, billed yearly/monthly (prepaid).
+    #[must_use]
+    pub fn prepaid(mut self) -> EmuInstance {
+        self.charging_mode = 1;
+        self
+    }
+
+    /// The same, created at `created_at`.
+    #[must_use]
+    pub fn created(mut self, created_at: &str) -> EmuInstance {
+        created_at.clone_into(&mut self.created_at);
+        self
+    }
+
+    /// The instance as an element of a list answer.
+    pub fn to_api_json(&self) -> Value {
+        let mut obj = if self.typical_fields {
+            typical_fields(&self.id, self.charging_mode)
+        } else {
+            Map::new()
+        };
+        for (k, v) in &self.extra {
+            obj.insert(k.clone(), v.clone());
+        }
+        obj.insert("instance_id".to_owned(), json!(self.id));
+        obj.insert("name".to_owned(), json!(self.name));
+        obj.insert("status".to_owned(), json!(self.status));
+        obj.insert("charging_mode".to_owned(), json!(self.charging_mode));
+        obj.insert("created_at".to_owned(), json!(self.created_at));
+        Value::Object(obj)
+    }
+
+    /// Reads an instance from its API JSON; `None` without `instance_id`, `name` and `status`.
+    pub fn from_api_json(value: Value) -> Option<EmuInstance> {
+        let Value::Object(mut obj) = value else {
+            return None;
+        };
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+        let id = text(obj.remove("instance_id"))?;
+        let name = text(obj.remove("name"))?;
+        let status = text(obj.remove("status"))?;
+        let charging_mode = text(obj.remove("charging_mode"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let created_at = text(obj.remove("created_at")).unwrap_or_default();
+        Some(EmuInstance {
+            id,
+            name,
+            status,
+            charging_mode,
+            created_at,
+            extra: obj,
+            typical_fields: false,
+        })
+    }
+}
+
+/// The fields a real list answer carries besides the ones the emulator acts on.
+fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
+    let ip_tail = id.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+    let Value::Object(obj) = json!({
+        "engine": "Redis",
+        "engine_version": "5.0",
+        "spec_code": "redis.ha.xu1.tiny.r2.128",
+        "cpu_type": "x86_64",
+        "capacity": 0,
+        "capacity_minor": ".125",
+        "max_memory": 128,
+        "used_memory": 2,
+        "ip": format!("192.168.0.{ip_tail}"),
+        "port": 6379,
+        "domain_name": format!("redis-{id}.dcs.huaweicloud.com"),
+        "readonly_domain_name": format!("redis-{id}-readonly.dcs.huaweicloud.com"),
+        "vpc_id": "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
+        "vpc_name": "vpc-default",
+        "subnet_id": "2b4b0ee1-9c72-4b3c-a6a5-2ee0eb36ad61",
+        "security_group_id": "securityGroupId",
+        "order_id": if charging_mode == 1 { json!("CS2405060708ABCDE") } else { Value::Null },
+        "publicip_id": null,
+        "publicip_address": null,
+        "enable_publicip": false,
+        "enable_ssl": false,
+        "service_upgrade": false,
+        "no_password_access": "true",
+        "access_user": null,
+        "description": null,
+        "service_task_id": "",
+        "maintain_begin": "18:00:00",
+        "maintain_end": "19:00:00",
+        "updated_at": "2024-05-06T07:08:09.123Z",
+        "user_id": "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
+        "user_name": "dcs-user",
+        "enterprise_project_id": "0",
+        "sub_status": "normal",
+        "az_codes": ["cn-north-4a"],
+        "tags": [],
+        "features": {
+            "support_acl": true,
+            "support_transparent_client_ip": true,
+            "support_ssl": false,
+            "support_audit_log": false
+        }
+    }) else {
+        return Map::new();
+    };
+    obj
+}
+
+/// A UUID-shaped id derived from `seed`, the same on every run.
+fn stable_id(seed: &str) -> String {
+    let h = hex::encode(Sha256::digest(seed.as_bytes()));
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// The demo's instances: the two of the DCS documentation's list example, `dcs-8b1c-000` and
+/// `dcs-8b1c-001`, plus a few that a real project might have.
+pub fn sample_instances() -> Vec<EmuInstance> {
+    vec![
+        EmuInstance::new("c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2", "dcs-8b1c-000")
+            .created("2017-03-31T12:24:46.297Z"),
+        EmuInstance::new("4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192", "dcs-8b1c-001")
+            .created("2017-03-31T12:25:02.511Z"),
+        EmuInstance::new("aabe73af-1db8-4401-b39c-c56996023989", "orders-cache")
+            .created("2024-02-01T09:00:00.000Z"),
+        EmuInstance::new("9d78d0f4-a110-4bcd-8ca3-5aec414163c1", "sessions")
+            .created("2024-02-01T09:05:00.000Z"),
+        EmuInstance::new("3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7", "ci-pr-1841")
+            .created("2026-11-27T22:14:51.006Z"),
+        EmuInstance::new("6a7b8c9d-0e1f-4a2b-b3c4-d5e6f7a8b9c0", "ci-pr-1852")
+            .with_status("CREATEFAILED")
+            .created("2026-11-28T03:40:12.880Z"),
+        EmuInstance::new("0b1c2d3e-4f5a-4b6c-8d7e-f8091a2b3c4d", "billing-cache")
+            .prepaid()
+            .created("2023-07-15T10:30:00.000Z"),
+    ]
+}
+
+/// `n` generated pay-per-use `RUNNING` instances named `gen-000000`, `gen-000001`, …, with
+/// stable ids and creation times one minute apart.
+pub fn generate_instances(n: usize) -> Vec<EmuInstance> {
+    let base = time::macros::datetime!(2025-01-01 00:00:00 UTC);
+    (0..n)
+        .map(|i| {
+            let at = base + time::Duration::minutes(i64::try_from(i).unwrap_or(i64::MAX / 120));
+            let created = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            );
+            EmuInstance::new(&stable_id(&format!("gen-{i}")), &format!("gen-{i:06}"))
+                .created(&created)
+        })
+        .collect()
+}
+
+/// Reads a state file: `{"instances": [...]}` (a list answer) or a bare array of instances.
+pub fn load_state_file(path: &Path) -> Result<Vec<EmuInstance>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut obj) => match obj.remove("instances") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(format!("{}: expected an `instances` array", path.display())),
+        },
+        _ => {
+            return Err(format!(
+                "{}: expected a JSON object or array",
+                path.display()
+            ));
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            EmuInstance::from_api_json(v).ok_or_else(|| {
+                format!(
+                    "{}: instances[{i}] needs string `instance_id`, `name` and `status`",
+                    path.display()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Writes the state file as a list answer (`{"instance_num": N, "instances": [...]}`).
+pub fn save_state_file(path: &Path, instances: &[EmuInstance]) -> Result<(), String> {
+    let doc = json!({
+        "instance_num": instances.len(),
+        "instances": instances.iter().map(EmuInstance::to_api_json).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_instances_are_stable_and_distinct() {
+        let a = generate_instances(3);
+        assert_eq!(a, generate_instances(3));
+        assert_eq!(a[1].name, "gen-000001");
+        assert_eq!(a[1].created_at, "2025-01-01T00:01:00.000Z");
+        assert_ne!(a[0].id, a[1].id);
+        assert_eq!(a[0].id.len(), 36);
+    }
+
+    #[test]
+    fn state_files_round_trip_unknown_fields() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"instances":[{"instance_id":"a","name":"n","status":"RUNNING","charging_mode":1,"vpc_name":"v","tags":[{"key":"k","value":"v"}]}]}"#,
+        )
+        .map_err(|e| e.to_string())?;
+        let loaded = load_state_file(&path)?;
+        assert_eq!(loaded[0].charging_mode, 1);
+        save_state_file(&path, &loaded)?;
+        let again = load_state_file(&path)?;
+        assert_eq!(loaded, again);
+        assert_eq!(again[0].extra.get("vpc_name"), Some(&json!("v")));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_state_files_are_refused() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"[{"name":"n"}]"#).map_err(|e| e.to_string())?;
+        let err = load_state_file(&path).err().unwrap_or_default();
+        assert!(err.contains("instances[0] needs"), "{err}");
+        Ok(())
+    }
+}

@@ -1,0 +1,525 @@
+//! The built-in DCS emulator: a real HTTP server on a loopback address that implements
+//! `GET /v2/{project_id}/instances` and `DELETE /v2/{project_id}/instances` with the wire formats
+//! of the real API, so that `demo`, the tests and users' own pipelines can run without a cloud
+//! account.
+//!
+//! It validates `offset`/`limit` (default 10, 1..=1000) like the API, answers errors with
+//! DCS-style bodies, caps a batch delete at 50 ids (`DCS.4100`), reports per-id results (unknown,
+//! prepaid or busy instances `failed`), puts `X-Request-Id` on every answer, and, when given an
+//! AK/SK, verifies `SDK-HMAC-SHA256` signatures (401 `APIGW.0301` when wrong). State lives in
+//! memory and can be loaded from and saved to a JSON file in the API's own instance format.
+//!
+//! It shares the signing functions and nothing else with the client; it never sees a plan.
+
+mod data;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub use data::{EmuInstance, generate_instances, load_state_file, sample_instances};
+
+use crate::api::sign::{self, SignInput};
+use crate::api::{DELETE_BATCH_MAX, LIST_LIMIT};
+use crate::error::{Error, Result};
+
+/// The statuses in which the emulator, like the API, accepts a deletion.
+const DELETABLE: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
+
+/// How the emulator starts.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorConfig {
+    /// Only this project id is served (others get 401 `DCS.1004`); `None` serves any.
+    pub project_id: Option<String>,
+    /// When set, every request must be signed with this AK/SK.
+    pub credentials: Option<(String, String)>,
+    /// Where to save the state after every change (and from where it was loaded).
+    pub state_file: Option<PathBuf>,
+    /// The instances at start.
+    pub instances: Vec<EmuInstance>,
+}
+
+/// One request the emulator answered, for tests and for the `emulator` command's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Path without query.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// Status answered.
+    pub status: u16,
+    /// For a batch delete: the ids in the body.
+    pub delete_ids: Vec<String>,
+}
+
+/// The emulator's state, shared between connections.
+#[derive(Debug)]
+pub struct Shared {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: EmulatorConfig,
+    instances: Vec<EmuInstance>,
+    requests: Vec<RequestRecord>,
+    counter: u64,
+    seed: u64,
+}
+
+impl Shared {
+    /// Shared state for `config`.
+    pub fn new(mut config: EmulatorConfig) -> Arc<Shared> {
+        let instances = std::mem::take(&mut config.instances);
+        let seed = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                config,
+                instances,
+                requests: Vec::new(),
+                counter: 0,
+                seed,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    /// The instances that exist now.
+    pub fn instances(&self) -> Vec<EmuInstance> {
+        self.lock().instances.clone()
+    }
+
+    /// The ids of the instances that exist now, in storage order.
+    pub fn instance_ids(&self) -> Vec<String> {
+        self.lock().instances.iter().map(|i| i.id.clone()).collect()
+    }
+}
+
+/// Serves the emulator on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().fallback(handle).with_state(shared);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Refuses to listen anywhere but on a loopback address.
+pub fn check_loopback(addr: &SocketAddr) -> Result<()> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(Error::Emulator(format!(
+            "refusing to listen on {addr}: the emulator only listens on loopback addresses \
+             (127.0.0.0/8 or ::1)"
+        )))
+    }
+}
+
+/// An emulator running on its own thread, stopped when dropped. Used by `demo`, tests and
+/// benchmarks.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator on `127.0.0.1` and a free port.
+    pub fn start(config: EmulatorConfig) -> Result<Emulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+    }
+
+    /// Starts an emulator on `addr` (a loopback address; port 0 picks a free one).
+    pub fn start_on(addr: SocketAddr, config: EmulatorConfig) -> Result<Emulator> {
+        check_loopback(&addr)?;
+        let std_listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| Error::Emulator(format!("cannot listen on {addr}: {e}")))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Emulator(e.to_string()))?;
+        let addr = std_listener
+            .local_addr()
+            .map_err(|e| Error::Emulator(e.to_string()))?;
+        let shared = Shared::new(config);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Emulator(e.to_string()))?;
+        let server_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("dcs-emulator".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(listener) => {
+                            let stop = async move {
+                                let _ = rx.await;
+                            };
+                            if let Err(e) = serve(listener, server_shared, stop).await {
+                                tracing::error!("emulator stopped: {e}");
+                            }
+                        }
+                        Err(e) => tracing::error!("emulator cannot listen: {e}"),
+                    }
+                });
+            })
+            .map_err(|e| Error::Emulator(e.to_string()))?;
+        Ok(Emulator {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (requests answered, instances left).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The first value of query parameter `key`.
+fn param<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// An error body in the DCS format.
+fn dcs_error(code: &str, msg: &str) -> Value {
+    json!({ "error_code": code, "error_msg": msg, "error_ext_msg": null })
+}
+
+async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = shared.lock();
+    inner.counter += 1;
+    let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
+    let (status, value, delete_ids) = inner.dispatch(&method, &uri, &headers, &body, &request_id);
+    inner.requests.push(RequestRecord {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        status: status.as_u16(),
+        delete_ids,
+    });
+    drop(inner);
+    tracing::info!(
+        "{method} {uri} -> {} (request id {request_id})",
+        status.as_u16()
+    );
+    let body = serde_json::to_vec(&value).unwrap_or_default();
+    let mut response = (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json;charset=UTF-8",
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+impl Inner {
+    fn dispatch(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        request_id: &str,
+    ) -> (StatusCode, Value, Vec<String>) {
+        if let Some((ak, sk)) = &self.config.credentials
+            && let Err(why) = verify_signature(ak, sk, method, uri, headers, body)
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                json!({
+                    "error_code": "APIGW.0301",
+                    "error_msg": format!("Incorrect IAM authentication information: {why}"),
+                    "request_id": request_id,
+                }),
+                Vec::new(),
+            );
+        }
+        let segments: Vec<&str> = uri.path().trim_end_matches('/').split('/').collect();
+        let project = match segments.as_slice() {
+            ["", "v2", project, "instances"] => *project,
+            _ => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    dcs_error("DCS.4001", "The requested URL was not found."),
+                    Vec::new(),
+                );
+            }
+        };
+        if let Some(want) = &self.config.project_id
+            && want != project
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                dcs_error("DCS.1004", "The project ID does not match the token."),
+                Vec::new(),
+            );
+        }
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        if *method == Method::GET {
+            let (status, value) = self.list(&query);
+            (status, value, Vec::new())
+        } else if *method == Method::DELETE {
+            self.batch_delete(param(&query, "all_failure") == Some("true"), body)
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                dcs_error("DCS.4001", "The requested URL was not found."),
+                Vec::new(),
+            )
+        }
+    }
+
+    fn list(&self, query: &[(String, String)]) -> (StatusCode, Value) {
+        let param = |k: &str| param(query, k);
+        let offset = match param("offset").map(str::parse::<i64>) {
+            None => 0,
+            Some(Ok(n)) if n >= 0 => n,
+            Some(_) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    dcs_error("DCS.4800", "Invalid offset in the request."),
+                );
+            }
+        };
+        let limit = match param("limit").map(str::parse::<i64>) {
+            None => 10,
+            Some(Ok(n)) if (1..=LIST_LIMIT as i64).contains(&n) => n,
+            Some(_) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    dcs_error("DCS.4800", "Invalid limit in the request."),
+                );
+            }
+        };
+        let include_failure = param("include_failure") == Some("true");
+        let name_equal = param("name_equal") == Some("true");
+        let visible: Vec<&EmuInstance> = self
+            .instances
+            .iter()
+            .filter(|i| include_failure || i.status != "CREATEFAILED")
+            .filter(|i| param("instance_id").is_none_or(|id| i.id == id))
+            .filter(|i| param("status").is_none_or(|s| i.status == s))
+            .filter(|i| {
+                param("name").is_none_or(|n| {
+                    if name_equal {
+                        i.name == n
+                    } else {
+                        i.name.contains(n)
+                    }
+                })
+            })
+            .collect();
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(visible.len());
+        let end = start
+            .saturating_add(usize::try_from(limit).unwrap_or(0))
+            .min(visible.len());
+        let page: Vec<Value> = visible[start..end]
+            .iter()
+            .map(|i| i.to_api_json())
+            .collect();
+        (
+            StatusCode::OK,
+            json!({ "instance_num": visible.len(), "instances": page }),
+        )
+    }
+
+    fn batch_delete(&mut self, all_failure: bool, body: &[u8]) -> (StatusCode, Value, Vec<String>) {
+        let parsed: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(_) if body.is_empty() && all_failure => json!({ "instances": [] }),
+            Err(_) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    dcs_error("DCS.4800", "Invalid request body."),
+                    Vec::new(),
+                );
+            }
+        };
+        let ids: Vec<String> = match parsed.get("instances") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    dcs_error("DCS.4065", "The instances parameter is missing or invalid."),
+                    Vec::new(),
+                );
+            }
+        };
+        if ids.len() > DELETE_BATCH_MAX {
+            return (
+                StatusCode::BAD_REQUEST,
+                dcs_error(
+                    "DCS.4100",
+                    "The number of instance IDs in an instances array cannot exceed 50.",
+                ),
+                ids,
+            );
+        }
+        // One pass over the instances, whatever the batch size.
+        let requested: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut deleted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        self.instances.retain(|inst| {
+            let go = requested.contains(inst.id.as_str())
+                && inst.charging_mode != 1
+                && DELETABLE.contains(&inst.status.as_str());
+            if go {
+                deleted.insert(inst.id.clone());
+            }
+            !go
+        });
+        let results: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                // A repeated id succeeds once; the repeat finds nothing left to delete.
+                let ok = deleted.remove(id);
+                json!({ "result": if ok { "success" } else { "failed" }, "instance": id })
+            })
+            .collect();
+        if all_failure {
+            self.instances.retain(|i| i.status != "CREATEFAILED");
+        }
+        self.save();
+        (StatusCode::OK, json!({ "results": results }), ids)
+    }
+
+    fn save(&self) {
+        if let Some(path) = &self.config.state_file
+            && let Err(e) = data::save_state_file(path, &self.instances)
+        {
+            tracing::error!("cannot save the emulator state: {e}");
+        }
+    }
+}
+
+/// Checks the `SDK-HMAC-SHA256` signature of a request against `ak`/`sk`, as the API gateway
+/// does: re-canonicalises whatever `SignedHeaders` lists.
+fn verify_signature(
+    ak: &str,
+    sk: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> std::result::Result<(), String> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("the Authorization header is missing")?;
+    let parsed =
+        sign::parse_authorization(auth).ok_or("the Authorization header is not SDK-HMAC-SHA256")?;
+    if parsed.access != ak {
+        return Err("the access key is not known".to_owned());
+    }
+    if !parsed.signed_headers.iter().any(|h| h == "x-sdk-date") {
+        return Err("X-Sdk-Date is not signed".to_owned());
+    }
+    let date = headers
+        .get("x-sdk-date")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("the X-Sdk-Date header is missing")?;
+    let when = sign::parse_sdk_date(date).ok_or("the X-Sdk-Date header is malformed")?;
+    let skew = (time::OffsetDateTime::now_utc() - when).abs();
+    if skew > time::Duration::minutes(15) {
+        return Err("the request has expired (X-Sdk-Date is more than 15 minutes off)".to_owned());
+    }
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let query: Vec<(String, String)> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (sign::decode(k), sign::decode(v))
+        })
+        .collect();
+    let input = SignInput {
+        method: method.as_str(),
+        path: uri.path(),
+        query: &query,
+        headers: &header_pairs,
+        body,
+    };
+    let creq = sign::canonical_request_with(&input, &parsed.signed_headers);
+    let expected = sign::signature(sk, &sign::string_to_sign(date, &creq));
+    if expected == parsed.signature {
+        Ok(())
+    } else {
+        Err("verify aksk signature fail".to_owned())
+    }
+}

@@ -1,0 +1,186 @@
+//! The one error type of the crate, and the exit codes it maps to.
+//!
+//! Every message names what it is about: the manifest file with line and column, the instance,
+//! or the method and URL of a request. Nothing secret is ever part of a message: credentials are
+//! held in redacting types and never formatted here.
+
+use std::path::PathBuf;
+
+/// Exit code: success (and, for `plan --detailed-exitcode`, nothing to delete).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: any error before anything was deleted (bad input, network, refusal to prompt).
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code: `plan --detailed-exitcode` found instances to delete.
+pub const EXIT_CHANGES: u8 = 2;
+/// Exit code: a safety guard refused the run; nothing was deleted.
+pub const EXIT_GUARD: u8 = 3;
+/// Exit code: `apply` sent deletions and at least one of them failed.
+pub const EXIT_DELETE_FAILED: u8 = 4;
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad or contradictory command-line arguments or settings.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The manifest could not be read or is invalid. `location` is `file[:line[:column]]`.
+    #[error("{location}: {message}")]
+    Manifest {
+        /// `file`, `file:line` or `file:line:column`.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The manifest and the live instances disagree about an instance's identity.
+    #[error("{}", conflicts.join("\n"))]
+    Conflict {
+        /// One line per conflicting entry.
+        conflicts: Vec<String>,
+    },
+
+    /// Missing or incomplete credentials.
+    #[error("{0}")]
+    Credentials(String),
+
+    /// The request did not get an HTTP answer (connection refused, timeout, TLS).
+    #[error("{method} {url}: {message}")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// Full URL (never contains secrets).
+        url: String,
+        /// The cause, with its chain.
+        message: String,
+    },
+
+    /// The API answered with an error status.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+
+    /// The API answered 2xx with a body that could not be understood.
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
+
+    /// The listing did not add up (pages overlapping, short or changing while being read).
+    #[error("{0}")]
+    Listing(String),
+
+    /// `apply` needs a confirmation it cannot get, or the user did not confirm.
+    #[error("{0}")]
+    NotConfirmed(String),
+
+    /// A safety guard refused the run; nothing was deleted.
+    #[error("{0}")]
+    Guard(String),
+
+    /// Deletions were sent and at least one of them failed.
+    #[error("{0}")]
+    DeleteFailed(String),
+
+    /// The built-in emulator could not start.
+    #[error("emulator: {0}")]
+    Emulator(String),
+}
+
+impl Error {
+    /// The documented exit code for this error (see `docs/output.md`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Guard(_) => EXIT_GUARD,
+            Error::DeleteFailed(_) => EXIT_DELETE_FAILED,
+            _ => EXIT_ERROR,
+        }
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// `error_code` of the body, e.g. `DCS.4800` or `APIGW.0301`.
+    pub code: Option<String>,
+    /// `error_msg` of the body, or the first bytes of a body that is not a DCS error.
+    pub message: Option<String>,
+    /// `X-Request-Id` of the answer (or `request_id` of a gateway error body).
+    pub request_id: Option<String>,
+    /// What the user may do about it.
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: HTTP {}", self.method, self.url, self.status)?;
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        if let Some(r) = &self.request_id {
+            write!(f, " (request id {r})")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A 2xx answer whose body could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// HTTP method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// `X-Request-Id` of the answer.
+    pub request_id: Option<String>,
+    /// What did not parse.
+    pub detail: String,
+    /// The first bytes of the body.
+    pub snippet: String,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: HTTP {}: unexpected answer",
+            self.method, self.url, self.status
+        )?;
+        if let Some(r) = &self.request_id {
+            write!(f, " (request id {r})")?;
+        }
+        write!(f, ": {}; body starts with: {}", self.detail, self.snippet)
+    }
+}

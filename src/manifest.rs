@@ -1,0 +1,516 @@
+//! The manifest: the YAML file that lists the instances that should exist.
+//!
+//! This is the only module that knows YAML (serde_yaml is archived upstream; swapping it for a
+//! maintained fork must stay a change to this file alone). It reads the file, rejects anything
+//! it does not understand with one line naming the file, line and column, and returns plain
+//! values ([`Manifest`], [`Entry`]). It sends no request and knows nothing of HTTP.
+//!
+//! ```yaml
+//! project_id: 7d80ae32f57b499eb8781f9a9f57c538
+//! region: cn-north-4
+//! instances:
+//!   - name: dcs-8b1c-000
+//!   - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1
+//!   - name: orders-cache
+//!     id: aabe73af-1db8-4401-b39c-c56996023989
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{Error, Result};
+use crate::model::Entry;
+
+/// A manifest larger than this is refused before parsing.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The environment variables that hold credentials, named when a manifest tries to hold one.
+const CREDENTIAL_VARIABLES: &str =
+    "HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and HUAWEICLOUD_SDK_SECURITY_TOKEN";
+
+/// A parsed, validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// `project_id`.
+    pub project_id: Option<String>,
+    /// `region`, e.g. `cn-north-4`.
+    pub region: Option<String>,
+    /// `endpoint`, overriding the region's.
+    pub endpoint: Option<String>,
+    /// `instances`: what should exist.
+    pub instances: Vec<Entry>,
+    /// Lower-hex SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// Reads and validates the manifest at `path`.
+pub fn load(path: &Path) -> Result<Manifest> {
+    let display = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::Manifest {
+        location: display.clone(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "no such file (use -f to name the manifest; it defaults to dcs.yaml)".to_owned()
+            }
+            _ => e.to_string(),
+        },
+    })?;
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(Error::Manifest {
+            location: display,
+            message: format!(
+                "the file is {} bytes; manifests larger than {MAX_MANIFEST_BYTES} bytes are refused",
+                meta.len()
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::Manifest {
+        location: display.clone(),
+        message: e.to_string(),
+    })?;
+    parse(&bytes, path)
+}
+
+/// Parses and validates manifest bytes; `path` is used in messages and kept in the result.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+    let display = path.display().to_string();
+    let fail = |location: String, message: String| Error::Manifest { location, message };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        fail(
+            format!("{display}:{line}"),
+            "the file is not valid UTF-8".to_owned(),
+        )
+    })?;
+    if is_empty_document(text) {
+        return Err(fail(
+            display,
+            "the file is empty; a manifest needs at least `instances:` (see docs/manifest.md)"
+                .to_owned(),
+        ));
+    }
+    let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
+        let (location, message) = split_yaml_error(&e, &display);
+        fail(location, message)
+    })?;
+    let instances = raw.instances.ok_or_else(|| {
+        fail(
+            display.clone(),
+            "missing `instances:`; list the instances that should exist (an empty list is `instances: []`)"
+                .to_owned(),
+        )
+    })?;
+    for (key, value) in [
+        ("project_id", &raw.project_id),
+        ("region", &raw.region),
+        ("endpoint", &raw.endpoint),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(fail(display, format!("`{key}` is empty")));
+        }
+    }
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        project_id: raw.project_id,
+        region: raw.region,
+        endpoint: raw.endpoint,
+        instances: instances.0,
+        sha256: crate::api::sign::sha256_hex(bytes),
+    })
+}
+
+/// True when the text holds no YAML node: only blanks, comments and document markers.
+fn is_empty_document(text: &str) -> bool {
+    text.lines().all(|line| {
+        let t = line.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// Splits a serde_yaml error into `file:line:column` and its message without the location.
+fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
+    let text = e.to_string();
+    match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            let message = text.replacen(&suffix, "", 1);
+            (
+                format!("{display}:{}:{}", loc.line(), loc.column()),
+                message,
+            )
+        }
+        None => (display.to_owned(), text),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    project_id: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    instances: Option<Instances>,
+    // Secrets never belong in a file that lives in Git: these keys are named so that the error
+    // can say where credentials go instead of a bare "unknown field".
+    #[serde(default, rename = "ak")]
+    _ak: Option<Secret>,
+    #[serde(default, rename = "sk")]
+    _sk: Option<Secret>,
+    #[serde(default, rename = "access_key")]
+    _access_key: Option<Secret>,
+    #[serde(default, rename = "secret_key")]
+    _secret_key: Option<Secret>,
+    #[serde(default, rename = "security_token")]
+    _security_token: Option<Secret>,
+    #[serde(default, rename = "token")]
+    _token: Option<Secret>,
+    #[serde(default, rename = "auth_token")]
+    _auth_token: Option<Secret>,
+    #[serde(default, rename = "password")]
+    _password: Option<Secret>,
+}
+
+/// A key that would hold a secret: its presence alone is an error.
+struct Secret;
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // Refused from inside a visitor, so that the error carries the value's line.
+        d.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn refuse<E: de::Error>() -> std::result::Result<Secret, E> {
+        Err(E::custom(format!(
+            "credentials do not belong in the manifest (it is kept in Git); \
+             remove the key and set {CREDENTIAL_VARIABLES} in the environment instead"
+        )))
+    }
+}
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("nothing: credentials do not belong in the manifest")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Secret, E> {
+        Self::refuse()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
+        Self::refuse()
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
+        Self::refuse()
+    }
+}
+
+/// The `instances:` list, validated while it is read so that errors carry the line.
+struct Instances(Vec<Entry>);
+
+impl<'de> Deserialize<'de> for Instances {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_seq(InstancesVisitor)
+    }
+}
+
+struct InstancesVisitor;
+
+impl<'de> Visitor<'de> for InstancesVisitor {
+    type Value = Instances;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of instances, each with `name`, `id` or both (an empty list is `[]`)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Instances, A::Error> {
+        let mut entries: Vec<Entry> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut ids: HashSet<String> = HashSet::new();
+        let mut names: HashSet<String> = HashSet::new();
+        loop {
+            let seed = EntrySeed {
+                index: entries.len(),
+                ids: &mut ids,
+                names: &mut names,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(entry) => entries.push(entry),
+                None => break,
+            }
+        }
+        Ok(Instances(entries))
+    }
+}
+
+/// Reads one list item, checking it (and that it repeats no earlier entry) while it is read, so
+/// that every error carries the item's line.
+struct EntrySeed<'s> {
+    index: usize,
+    ids: &'s mut HashSet<String>,
+    names: &'s mut HashSet<String>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Entry, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an instance: a mapping with `name`, `id` or both")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Entry, A::Error> {
+        let mut id: Option<String> = None;
+        let mut name: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = match key.as_str() {
+                "id" => &mut id,
+                "name" => &mut name,
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{other}` in an instance entry; expected `name` or `id`"
+                    )));
+                }
+            };
+            if slot.is_some() {
+                return Err(de::Error::custom(format!("`{key}` is given twice")));
+            }
+            let value: String = map.next_value()?;
+            if value.trim().is_empty() {
+                return Err(de::Error::custom(format!("`{key}` is empty")));
+            }
+            if value.trim() != value {
+                return Err(de::Error::custom(format!(
+                    "`{key}` has leading or trailing spaces: {value:?}"
+                )));
+            }
+            *slot = Some(value);
+        }
+        let index = self.index;
+        if let Some(id) = &id {
+            if !self.ids.insert(id.clone()) {
+                return Err(de::Error::custom(format!(
+                    "duplicate entry: id `{id}` is declared twice (instances[{index}])"
+                )));
+            }
+        } else if let Some(name) = &name {
+            if !self.names.insert(name.clone()) {
+                return Err(de::Error::custom(format!(
+                    "duplicate entry: name `{name}` is declared twice (instances[{index}])"
+                )));
+            }
+        } else {
+            return Err(de::Error::custom(
+                "an instance entry needs `name`, `id` or both",
+            ));
+        }
+        Ok(Entry { index, id, name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Manifest> {
+        parse(text.as_bytes(), Path::new("dcs.yaml"))
+    }
+
+    fn error_of(text: &str) -> String {
+        match parse_str(text) {
+            Ok(m) => panic!("expected an error, got {m:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn parses_the_documented_example() -> Result<()> {
+        let m = parse_str(
+            "project_id: 7d80ae32f57b499eb8781f9a9f57c538\n\
+             region: cn-north-4\n\
+             endpoint: http://127.0.0.1:8080\n\
+             instances:\n\
+             \x20 - name: dcs-8b1c-000\n\
+             \x20 - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1\n\
+             \x20 - name: orders-cache\n\
+             \x20   id: aabe73af-1db8-4401-b39c-c56996023989   # both\n",
+        )?;
+        assert_eq!(
+            m.project_id.as_deref(),
+            Some("7d80ae32f57b499eb8781f9a9f57c538")
+        );
+        assert_eq!(m.region.as_deref(), Some("cn-north-4"));
+        assert_eq!(m.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(m.instances.len(), 3);
+        assert_eq!(m.instances[0].name.as_deref(), Some("dcs-8b1c-000"));
+        assert_eq!(m.instances[0].id, None);
+        assert_eq!(m.instances[1].index, 1);
+        assert_eq!(
+            m.instances[2].id.as_deref(),
+            Some("aabe73af-1db8-4401-b39c-c56996023989")
+        );
+        assert_eq!(m.sha256.len(), 64);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_list_is_allowed_but_missing_key_is_not() -> Result<()> {
+        assert!(parse_str("instances: []\n")?.instances.is_empty());
+        assert_eq!(
+            error_of("project_id: abc\n"),
+            "dcs.yaml: missing `instances:`; list the instances that should exist (an empty list is `instances: []`)"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn empty_files_are_refused() {
+        for text in ["", "\n\n", "# only a comment\n", "---\n"] {
+            assert!(
+                error_of(text).starts_with("dcs.yaml: the file is empty"),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_line_and_column() {
+        let e = error_of("instances: []\nregon: cn-north-4\n");
+        assert!(e.starts_with("dcs.yaml:2:1: "), "{e}");
+        assert!(e.contains("unknown field `regon`"), "{e}");
+        assert!(!e.contains(" at line "), "{e}");
+    }
+
+    #[test]
+    fn unknown_entry_key_names_its_line() {
+        let e = error_of("instances:\n  - name: a\n  - nmae: b\n");
+        assert!(e.starts_with("dcs.yaml:3:"), "{e}");
+        assert!(e.contains("unknown key `nmae`"), "{e}");
+    }
+
+    #[test]
+    fn entry_without_name_or_id_is_refused() {
+        let e = error_of("instances:\n  - name: a\n  - {}\n");
+        assert!(e.starts_with("dcs.yaml:3:"), "{e}");
+        assert!(e.contains("needs `name`, `id` or both"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_ids_and_names_are_refused() {
+        let e = error_of("instances:\n  - id: x\n  - name: a\n  - id: x\n");
+        assert!(e.contains("duplicate entry: id `x`"), "{e}");
+        assert!(
+            e.starts_with("dcs.yaml:4:") || e.starts_with("dcs.yaml:5:"),
+            "{e}"
+        );
+        let e = error_of("instances:\n  - name: a\n  - name: a\n");
+        assert!(e.contains("duplicate entry: name `a`"), "{e}");
+        // The same name once alone and once pinned to an id is not a duplicate.
+        assert!(parse_str("instances:\n  - name: a\n  - name: a\n    id: x\n").is_ok());
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let e = error_of("instances:\n  - name: [a, b]\n");
+        assert!(e.starts_with("dcs.yaml:2:"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+        let e = error_of("instances: cache-1\n");
+        assert!(e.contains("a list of instances"), "{e}");
+        let e = error_of("instances: []\nproject_id: [1]\n");
+        assert!(e.starts_with("dcs.yaml:2:"), "{e}");
+        let e = error_of("- name: a\n");
+        assert!(e.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_padded_values_are_refused() {
+        assert!(error_of("instances:\n  - name: ''\n").contains("`name` is empty"));
+        assert!(error_of("instances:\n  - id: ' x'\n").contains("leading or trailing spaces"));
+        assert!(error_of("project_id: ''\ninstances: []\n").contains("`project_id` is empty"));
+        let e = error_of("instances:\n  - name: a\n    name: b\n");
+        assert!(e.contains("duplicate") || e.contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let e = error_of("instances:\n  - name: a\n - name: b\n");
+        assert!(e.starts_with("dcs.yaml:3:"), "{e}");
+        let e = error_of("instances: [\n");
+        assert!(e.starts_with("dcs.yaml:"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_refused_with_a_pointer_to_the_environment() {
+        for key in [
+            "ak",
+            "sk",
+            "secret_key",
+            "token",
+            "password",
+            "security_token",
+        ] {
+            let e = error_of(&format!("instances: []\n{key}: hunter2\n"));
+            assert!(e.contains("HUAWEICLOUD_SDK_SK"), "{key}: {e}");
+            assert!(!e.contains("hunter2"), "{key}: {e}");
+            assert!(e.starts_with("dcs.yaml:2:"), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_with_its_line() {
+        let e = match parse(b"instances:\n  - name: \xff\n", Path::new("dcs.yaml")) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(e, "dcs.yaml:2: the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn several_documents_are_refused() {
+        let e = error_of("instances: []\n---\ninstances: []\n");
+        assert!(e.contains("more than one document"), "{e}");
+    }
+
+    #[test]
+    fn hash_is_of_the_exact_bytes() -> Result<()> {
+        let a = parse_str("instances: []\n")?;
+        let b = parse_str("instances: []\n# comment\n")?;
+        assert_ne!(a.sha256, b.sha256);
+        assert_eq!(a.sha256, crate::api::sign::sha256_hex(b"instances: []\n"));
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! Renderers: the plan and the apply report as text for people and JSON for programs.
+//!
+//! They write to any `io::Write` and know nothing of HTTP or YAML. The JSON document is a
+//! versioned contract (docs/output.md).
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use crate::api::DeleteOutcome;
+use crate::model::{Entry, Instance};
+use crate::plan::{Decision, Plan};
+
+/// Version of the JSON plan document.
+pub const FORMAT_VERSION: &str = "1";
+
+/// What a plan is about, shown with it.
+#[derive(Debug, Clone)]
+pub struct PlanContext {
+    /// The manifest's path, as given.
+    pub manifest: String,
+    /// The manifest's SHA-256.
+    pub manifest_sha256: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The project id.
+    pub project_id: String,
+    /// Guards that refuse this plan (messages).
+    pub refusals: Vec<String>,
+    /// List the kept instances one by one.
+    pub verbose: bool,
+}
+
+fn created(i: &Instance) -> &str {
+    i.created_at.as_deref().unwrap_or("unknown")
+}
+
+fn line(w: &mut dyn Write, mark: char, d: &Decision) -> io::Result<()> {
+    let i = &d.instance;
+    writeln!(
+        w,
+        "  {mark} {}  {}  {}  created {}",
+        i.name,
+        i.id,
+        i.status,
+        created(i)
+    )?;
+    writeln!(w, "      {}", d.reason)
+}
+
+fn missing_line(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
+    writeln!(w, "  ? {}", e.label())
+}
+
+/// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.` (with `N to skip` when any).
+pub fn summary_line(plan: &Plan) -> String {
+    let mut parts = vec![
+        format!("{} to delete", plan.delete.len()),
+        format!("{} to keep", plan.keep.len()),
+    ];
+    if !plan.skip.is_empty() {
+        parts.push(format!("{} to skip", plan.skip.len()));
+    }
+    parts.push(format!("{} missing", plan.missing.len()));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// Writes the plan for people.
+pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Result<()> {
+    let live = plan.delete.len() + plan.keep.len() + plan.skip.len();
+    writeln!(
+        w,
+        "Project {} at {}: {live} live instances; {} declares {}.",
+        ctx.project_id,
+        ctx.endpoint.trim_end_matches('/'),
+        ctx.manifest,
+        plural(plan.declared, "instance", "instances"),
+    )?;
+    if !plan.delete.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} will be deleted:",
+            plural(plan.delete.len(), "instance", "instances")
+        )?;
+        for d in &plan.delete {
+            line(w, '-', d)?;
+        }
+    }
+    if !plan.skip.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} not declared but cannot be deleted now (skipped):",
+            plural(plan.skip.len(), "instance is", "instances are")
+        )?;
+        for d in &plan.skip {
+            line(w, '~', d)?;
+        }
+    }
+    if !plan.missing.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} no live instance (this tool never creates instances):",
+            plural(
+                plan.missing.len(),
+                "entry in the manifest matches",
+                "entries in the manifest match"
+            )
+        )?;
+        for e in &plan.missing {
+            missing_line(w, e)?;
+        }
+    }
+    if ctx.verbose && !plan.keep.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} kept:",
+            plural(plan.keep.len(), "instance", "instances")
+        )?;
+        for d in &plan.keep {
+            line(w, '=', d)?;
+        }
+    }
+    for r in &ctx.refusals {
+        writeln!(w)?;
+        writeln!(w, "Apply would refuse this plan: {r}")?;
+    }
+    writeln!(w)?;
+    if plan.is_empty() {
+        writeln!(w, "No changes. Every deletable live instance is declared.")?;
+    }
+    writeln!(w, "{}", summary_line(plan))
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn instance_json(d: &Decision, with_reason: bool) -> Value {
+    let i = &d.instance;
+    let mut v = json!({
+        "id": i.id,
+        "name": i.name,
+        "status": i.status,
+        "created_at": i.created_at,
+        "charging_mode": i.charging_mode,
+    });
+    if with_reason && let Value::Object(obj) = &mut v {
+        obj.insert("reason".to_owned(), json!(d.reason));
+    }
+    v
+}
+
+/// The plan as one JSON document (docs/output.md).
+pub fn plan_json(plan: &Plan, ctx: &PlanContext) -> Value {
+    json!({
+        "format_version": FORMAT_VERSION,
+        "manifest": { "path": ctx.manifest, "sha256": ctx.manifest_sha256 },
+        "endpoint": ctx.endpoint,
+        "project_id": ctx.project_id,
+        "summary": {
+            "delete": plan.delete.len(),
+            "keep": plan.keep.len(),
+            "skip": plan.skip.len(),
+            "missing": plan.missing.len(),
+        },
+        "delete": plan.delete.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
+        "keep": plan.keep.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
+        "skip": plan.skip.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
+        "missing": plan.missing.iter().map(|e| json!({
+            "index": e.index,
+            "id": e.id,
+            "name": e.name,
+        })).collect::<Vec<_>>(),
+        "refusals": ctx.refusals,
+    })
+}
+
+/// One line of the apply report.
+pub fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &DeleteOutcome) -> io::Result<()> {
+    match outcome {
+        DeleteOutcome::Deleted => writeln!(w, "  deleted  {} ({})", i.name, i.id),
+        DeleteOutcome::Failed(why) => writeln!(w, "  FAILED   {} ({}): {why}", i.name, i.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(id: &str, name: &str, reason: &str) -> Decision {
+        Decision {
+            instance: Instance {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                status: "RUNNING".to_owned(),
+                created_at: Some("2024-01-01T00:00:00.000Z".to_owned()),
+                charging_mode: Some(0),
+                ..Instance::default()
+            },
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn ctx() -> PlanContext {
+        PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: "ab".repeat(32),
+            endpoint: "http://127.0.0.1:8080/".to_owned(),
+            project_id: "p1".to_owned(),
+            refusals: Vec::new(),
+            verbose: false,
+        }
+    }
+
+    fn text(plan: &Plan, ctx: &PlanContext) -> String {
+        let mut out = Vec::new();
+        plan_text(&mut out, plan, ctx).unwrap_or_default();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn text_plan_lists_deletions_and_missing_and_ends_with_the_summary() {
+        let plan = Plan {
+            delete: vec![decision("id-2", "b", "not declared in the manifest")],
+            keep: vec![decision("id-1", "a", "declared by instances[0] (name: a)")],
+            skip: Vec::new(),
+            missing: vec![Entry {
+                index: 1,
+                id: None,
+                name: Some("zz".to_owned()),
+            }],
+            declared: 2,
+        };
+        let out = text(&plan, &ctx());
+        pretty_assertions::assert_eq!(
+            out,
+            "Project p1 at http://127.0.0.1:8080: 2 live instances; dcs.yaml declares 2 instances.\n\
+             \n\
+             1 instance will be deleted:\n\
+             \x20 - b  id-2  RUNNING  created 2024-01-01T00:00:00.000Z\n\
+             \x20     not declared in the manifest\n\
+             \n\
+             1 entry in the manifest matches no live instance (this tool never creates instances):\n\
+             \x20 ? instances[1] (name: zz)\n\
+             \n\
+             Plan: 1 to delete, 1 to keep, 1 missing.\n"
+        );
+    }
+
+    #[test]
+    fn no_changes_is_said_plainly() {
+        let plan = Plan {
+            keep: vec![decision("id-1", "a", "declared")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let out = text(&plan, &ctx());
+        assert!(out.ends_with("No changes. Every deletable live instance is declared.\nPlan: 0 to delete, 1 to keep, 0 missing.\n"), "{out}");
+    }
+
+    #[test]
+    fn verbose_lists_kept_instances_and_refusals_are_shown() {
+        let plan = Plan {
+            keep: vec![decision("id-1", "a", "declared by instances[0] (name: a)")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let mut c = ctx();
+        c.verbose = true;
+        c.refusals = vec!["too many".to_owned()];
+        let out = text(&plan, &c);
+        assert!(out.contains("1 instance kept:\n  = a  id-1"), "{out}");
+        assert!(
+            out.contains("Apply would refuse this plan: too many"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn json_plan_has_the_documented_shape() {
+        let plan = Plan {
+            delete: vec![decision("id-2", "b", "not declared in the manifest")],
+            skip: vec![decision("id-3", "c", "prepaid")],
+            missing: vec![Entry {
+                index: 0,
+                id: Some("x".to_owned()),
+                name: None,
+            }],
+            declared: 1,
+            ..Plan::default()
+        };
+        let v = plan_json(&plan, &ctx());
+        assert_eq!(v["format_version"], "1");
+        assert_eq!(
+            v["summary"],
+            json!({"delete": 1, "keep": 0, "skip": 1, "missing": 1})
+        );
+        assert_eq!(v["delete"][0]["id"], "id-2");
+        assert_eq!(v["delete"][0]["reason"], "not declared in the manifest");
+        assert_eq!(v["skip"][0]["reason"], "prepaid");
+        assert_eq!(
+            v["missing"][0],
+            json!({"index": 0, "id": "x", "name": null})
+        );
+    }
+}
