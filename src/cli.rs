@@ -30,7 +30,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
-    /// Project id; overrides the manifest.
+    /// Project id; overrides the manifest. For `emulator`: serve only this project id.
     #[arg(long, global = true, value_name = "ID")]
     pub project_id: Option<String>,
 
@@ -151,10 +151,6 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N")]
     pub generate: Option<usize>,
 
-    /// Serve only this project id (any, if not given).
-    #[arg(long, value_name = "ID")]
-    pub project_id: Option<String>,
-
     /// Require requests signed with this access key (with --sk).
     #[arg(long, value_name = "AK", requires = "sk")]
     pub ak: Option<String>,
@@ -162,4 +158,12 @@ pub struct EmulatorArgs {
     /// Secret key that signatures are checked with (with --ak).
     #[arg(long, value_name = "SK", requires = "ak")]
     pub sk: Option<String>,
+
+    /// Fault injection: answer `failed` when asked to delete this id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub fail_delete: Vec<String>,
+
+    /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fail_delete_requests: usize,
 }

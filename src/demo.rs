@@ -29,6 +29,7 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
         credentials: Some((DEMO_AK.to_owned(), DEMO_SK.to_owned())),
         state_file: None,
         instances: sample_instances(),
+        ..EmulatorConfig::default()
     })?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let path = dir.path().join("dcs.yaml");

@@ -43,7 +43,7 @@ pub async fn run(cli: Cli, env: &Env, io: &mut Io<'_>) -> Result<u8> {
         Command::Validate(ref args) => validate(&cli, args, io),
         Command::Plan(ref args) => plan_command(&cli, args, env, io).await,
         Command::Apply(ref args) => apply_command(&cli, args, env, io).await,
-        Command::Emulator(ref args) => run_emulator(args, io).await,
+        Command::Emulator(ref args) => run_emulator(args, cli.project_id.as_deref(), io).await,
         // Boxed: the demo runs the other commands through this function.
         Command::Demo => Box::pin(crate::demo::run(io.out)).await,
     }
@@ -239,7 +239,11 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
     Ok(EXIT_OK)
 }
 
-async fn run_emulator(args: &EmulatorArgs, io: &mut Io<'_>) -> Result<u8> {
+async fn run_emulator(
+    args: &EmulatorArgs,
+    project_id: Option<&str>,
+    io: &mut Io<'_>,
+) -> Result<u8> {
     emulator::check_loopback(&args.listen)?;
     let instances = match (&args.state, args.generate) {
         (Some(path), _) if path.exists() => {
@@ -251,10 +255,12 @@ async fn run_emulator(args: &EmulatorArgs, io: &mut Io<'_>) -> Result<u8> {
     };
     let count = instances.len();
     let config = EmulatorConfig {
-        project_id: args.project_id.clone(),
+        project_id: project_id.map(str::to_owned),
         credentials: args.ak.clone().zip(args.sk.clone()),
         state_file: args.state.clone(),
         instances,
+        fail_delete: args.fail_delete.clone(),
+        fail_delete_requests: args.fail_delete_requests,
     };
     let signed = config.credentials.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -267,7 +273,7 @@ async fn run_emulator(args: &EmulatorArgs, io: &mut Io<'_>) -> Result<u8> {
         io.out,
         "DCS emulator listening on http://{addr} ({count} instances, project {}, signatures {}). \
          Stop it with Ctrl-C.",
-        args.project_id.as_deref().unwrap_or("any"),
+        project_id.unwrap_or("any"),
         if signed { "checked" } else { "not checked" }
     )
     .map_err(write_err)?;

@@ -1,1 +1,19 @@
+//! Integration tests: the real `dcs-reconcile` binary against the built-in emulator over real
+//! HTTP on 127.0.0.1. One test binary (`autotests = false`); each module covers one area.
 
+mod support;
+
+/// `plan`: text and JSON output, exit codes, pagination, conflicts, missing entries.
+mod plan;
+
+/// `apply`: batch deletion, confirmation, partial failure.
+mod apply;
+
+/// Bad manifests: one clear line, exit 1, no request sent.
+mod manifest;
+
+/// Credentials, signatures, endpoints and secrets.
+mod auth;
+
+/// `validate`, `emulator`, `demo`, `--help`, usage errors.
+mod commands;

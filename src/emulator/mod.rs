@@ -43,6 +43,10 @@ pub struct EmulatorConfig {
     pub state_file: Option<PathBuf>,
     /// The instances at start.
     pub instances: Vec<EmuInstance>,
+    /// Fault injection: deleting these ids answers `failed` (and leaves them in place).
+    pub fail_delete: Vec<String>,
+    /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
+    pub fail_delete_requests: usize,
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
@@ -58,6 +62,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// For a batch delete: the ids in the body.
     pub delete_ids: Vec<String>,
+    /// Names of the request headers (lower-case), never their values.
+    pub header_names: Vec<String>,
+    /// Header names listed in `SignedHeaders` of the `Authorization` header.
+    pub signed_headers: Vec<String>,
 }
 
 /// The emulator's state, shared between connections.
@@ -254,6 +262,13 @@ async fn handle(
         query: uri.query().unwrap_or("").to_owned(),
         status: status.as_u16(),
         delete_ids,
+        header_names: headers.keys().map(|k| k.as_str().to_owned()).collect(),
+        signed_headers: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(sign::parse_authorization)
+            .map(|a| a.signed_headers)
+            .unwrap_or_default(),
     });
     drop(inner);
     tracing::info!(
@@ -325,6 +340,16 @@ impl Inner {
         if *method == Method::GET {
             let (status, value) = self.list(&query);
             (status, value, Vec::new())
+        } else if *method == Method::DELETE && self.config.fail_delete_requests > 0 {
+            self.config.fail_delete_requests -= 1;
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                dcs_error(
+                    "DCS.5000",
+                    "Internal server error (injected by the emulator).",
+                ),
+                Vec::new(),
+            )
         } else if *method == Method::DELETE {
             self.batch_delete(param(&query, "all_failure") == Some("true"), body)
         } else {
@@ -430,8 +455,10 @@ impl Inner {
         // One pass over the instances, whatever the batch size.
         let requested: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut deleted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let fail = &self.config.fail_delete;
         self.instances.retain(|inst| {
             let go = requested.contains(inst.id.as_str())
+                && !fail.contains(&inst.id)
                 && inst.charging_mode != 1
                 && DELETABLE.contains(&inst.status.as_str());
             if go {

@@ -1,0 +1,151 @@
+//! Test helpers: a project (an emulator plus a temporary folder for the manifest) and a runner
+//! for the real binary with a scrubbed environment.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use dcs_reconcile::emulator::{EmuInstance, Emulator, EmulatorConfig, RequestRecord};
+
+pub const PID: &str = "0123456789abcdef0123456789abcdef";
+pub const AK: &str = "AKTESTEXAMPLE0000001";
+pub const SK: &str = "SK-test-secret-value-9f8e7d6c5b4a";
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_dcs-reconcile")
+}
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// An emulator (signatures checked) and a folder holding the manifest.
+pub struct Project {
+    pub emulator: Emulator,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Project {
+    /// A project with these instances, checking signatures made with [`AK`]/[`SK`].
+    pub fn new(instances: Vec<EmuInstance>) -> Project {
+        Self::with_config(EmulatorConfig {
+            project_id: Some(PID.to_owned()),
+            credentials: Some((AK.to_owned(), SK.to_owned())),
+            instances,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    pub fn with_config(config: EmulatorConfig) -> Project {
+        let emulator = Emulator::start(config).unwrap_or_else(|e| panic!("emulator: {e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Project {
+            emulator,
+            dir,
+            env: vec![
+                ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+                ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+            ],
+        }
+    }
+
+    /// Writes `dcs.yaml` with this project's id and the emulator's endpoint, then `body`.
+    pub fn manifest(&self, body: &str) -> PathBuf {
+        let text = format!(
+            "project_id: {PID}\nendpoint: {}\n{body}",
+            self.emulator.url()
+        );
+        self.write("dcs.yaml", &text)
+    }
+
+    /// Writes a file in the project folder.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// Runs the binary in the project folder with only this project's environment.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(self.dir.path(), args, &self.env)
+    }
+
+    /// The requests the emulator answered.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.emulator.shared().requests()
+    }
+
+    /// The DELETE requests the emulator answered.
+    pub fn deletes(&self) -> Vec<RequestRecord> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .collect()
+    }
+
+    /// Ids of the instances still there, sorted.
+    pub fn live_ids(&self) -> Vec<String> {
+        let mut ids = self.emulator.shared().instance_ids();
+        ids.sort();
+        ids
+    }
+}
+
+/// Runs the binary in `dir` with a scrubbed environment plus `env`, stdin closed.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin()));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The sample project of the docs: 2 documented instances plus a few more.
+pub fn sample() -> Vec<EmuInstance> {
+    dcs_reconcile::emulator::sample_instances()
+}
+
+/// `n` generated instances.
+pub fn generated(n: usize) -> Vec<EmuInstance> {
+    dcs_reconcile::emulator::generate_instances(n)
+}
+
+/// Sorted ids of `instances`.
+pub fn ids_of(instances: &[EmuInstance]) -> Vec<String> {
+    let mut ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+    ids.sort();
+    ids
+}
