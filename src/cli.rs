@@ -54,13 +54,15 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         dcs-reconcile plan -f dcs.yaml\n  \
         dcs-reconcile plan --format json > plan.json\n  \
-        dcs-reconcile plan --detailed-exitcode   # exit 2 when something would be deleted")]
+        dcs-reconcile plan --detailed-exitcode   # exit 2 when something would be deleted\n  \
+        dcs-reconcile plan --out plan.json       # save it for `apply --plan plan.json`")]
     Plan(PlanArgs),
 
     /// Delete the live instances that are not in the manifest, after confirmation.
     #[command(after_help = "Examples:\n  \
         dcs-reconcile apply -f dcs.yaml                  # prints the plan, asks for `yes`\n  \
-        dcs-reconcile apply -f dcs.yaml --auto-approve   # in CI, after a reviewed plan\n\n\
+        dcs-reconcile apply -f dcs.yaml --auto-approve   # in CI, after a reviewed plan\n  \
+        dcs-reconcile apply --plan plan.json             # exactly the saved plan, no prompt\n\n\
         Without a terminal, apply refuses unless --auto-approve is given.")]
     Apply(ApplyArgs),
 
@@ -79,6 +81,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  dcs-reconcile demo")]
     Demo,
 }
+
+/// The manifest read when `-f` is not given.
+pub const DEFAULT_MANIFEST: &str = "dcs.yaml";
 
 /// `-f FILE`.
 #[derive(Debug, Args, Clone)]
@@ -116,24 +121,45 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
-    /// Accept an empty `instances:` list that would delete every live instance.
+    #[command(flatten)]
+    pub guards: GuardArgs,
+
+    /// Also save the plan to FILE (JSON, with the manifest) for `apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Guard overrides shared by `plan` and `apply`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct GuardArgs {
+    /// Accept an empty `instances:` list that would delete every managed instance.
     #[arg(long)]
     pub allow_empty: bool,
+
+    /// Allow up to N deletions in this run, replacing the manifest's `guards.max_delete`.
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
 }
 
 /// Arguments of `apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub manifest: ManifestArg,
+    /// The manifest [default: dcs.yaml]. With --plan: the file must be the one the plan was
+    /// made from (same SHA-256), or apply refuses.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Apply exactly this saved plan (from `plan --out FILE`), without a prompt: the saved plan
+    /// was the review. Refuses (exit 3) when the live instances no longer match it.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 
     /// Delete without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
 
-    /// Accept an empty `instances:` list that would delete every live instance.
-    #[arg(long)]
-    pub allow_empty: bool,
+    #[command(flatten)]
+    pub guards: GuardArgs,
 }
 
 /// Arguments of `emulator`.

@@ -194,7 +194,9 @@ mod tests {
             region: region.map(str::to_owned),
             endpoint: endpoint.map(str::to_owned),
             instances: Vec::new(),
+            rules: crate::model::Rules::default(),
             sha256: String::new(),
+            text: String::new(),
         }
     }
 

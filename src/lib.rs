@@ -11,17 +11,20 @@
 //! ```text
 //! cli (arguments) -> config (endpoint, project, credentials)
 //!     -> manifest (YAML -> entries)  +  api::client (signed, paginated listing -> instances)
-//!     -> plan (pure: delete / keep / skip / missing)
+//!     -> plan (pure: delete / keep / protected / skip / out of scope / missing)
 //!     -> render (text, JSON) -> run (confirm) -> apply (batch DELETE, <= 50 ids) -> render
 //! ```
 //!
 //! - [`cli`]: clap-derive argument types; parsing only.
 //! - [`config`]: arguments + manifest + environment -> endpoint, project id, credentials.
 //! - [`manifest`]: the only module that knows YAML; reads and validates `dcs.yaml`.
-//! - [`model`]: plain domain values (live [`model::Instance`], manifest [`model::Entry`]).
+//! - [`model`]: plain domain values (live [`model::Instance`], manifest [`model::Entry`],
+//!   the manifest's scope, protect rules and guards).
 //! - [`api`]: [`api::sign`] (SDK-HMAC-SHA256, pure), [`api::wire`] (tolerant JSON bodies),
 //!   [`api::client`] (reqwest; listing and batch deletion). Knows no YAML.
 //! - [`plan`]: the pure planner. No I/O, no YAML, no HTTP.
+//! - [`saved`]: saved plans (`plan --out`, `apply --plan`): the document and the staleness
+//!   check against a fresh plan. Pure.
 //! - [`render`]: plan and report as text or JSON, to any writer. Knows no HTTP.
 //! - [`apply`]: deletes exactly the plan's instances in batches and reports each outcome.
 //! - [`run`]: orchestrates one command; the only module that uses all the others.
@@ -41,6 +44,7 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod run;
+pub mod saved;
 
 pub use error::{Error, Result};
 pub use run::run;

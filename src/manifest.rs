@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
-use crate::model::Entry;
+use crate::model::{Entry, Guards, Limit, NameGlob, NameRegex, ProtectRule, Rules, Scope};
 
 /// A manifest larger than this is refused before parsing.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -45,8 +45,12 @@ pub struct Manifest {
     pub endpoint: Option<String>,
     /// `instances`: what should exist.
     pub instances: Vec<Entry>,
+    /// `scope`, `protect` and `guards`.
+    pub rules: Rules,
     /// Lower-hex SHA-256 of the file's bytes.
     pub sha256: String,
+    /// The file's text, as read.
+    pub text: String,
 }
 
 /// Reads and validates the manifest at `path`.
@@ -125,7 +129,13 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
         region: raw.region,
         endpoint: raw.endpoint,
         instances: instances.0,
+        rules: Rules {
+            scope: raw.scope.map(RawScope::into_scope).unwrap_or_default(),
+            protect: raw.protect.map(|p| p.0).unwrap_or_default(),
+            guards: raw.guards.map(RawGuards::into_guards).unwrap_or_default(),
+        },
         sha256: crate::api::sign::sha256_hex(bytes),
+        text: text.to_owned(),
     })
 }
 
@@ -160,6 +170,9 @@ struct RawManifest {
     region: Option<String>,
     endpoint: Option<String>,
     instances: Option<Instances>,
+    scope: Option<RawScope>,
+    protect: Option<ProtectList>,
+    guards: Option<RawGuards>,
     // Secrets never belong in a file that lives in Git: these keys are named so that the error
     // can say where credentials go instead of a bare "unknown field".
     #[serde(default, rename = "ak")]
@@ -178,6 +191,280 @@ struct RawManifest {
     _auth_token: Option<Secret>,
     #[serde(default, rename = "password")]
     _password: Option<Secret>,
+}
+
+/// `scope:`: every selector given must match for an instance to be managed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    name_prefix: Option<NonEmpty>,
+    name_regex: Option<Parsed<NameRegex>>,
+    enterprise_project_id: Option<Scalar>,
+    tags: Option<TagMap>,
+}
+
+impl RawScope {
+    fn into_scope(self) -> Scope {
+        Scope {
+            name_prefix: self.name_prefix.map(|p| p.0),
+            name_regex: self.name_regex.map(|r| r.0),
+            enterprise_project_id: self.enterprise_project_id.map(|e| e.0),
+            tags: self.tags.map(|t| t.0).unwrap_or_default(),
+        }
+    }
+}
+
+/// `guards:`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGuards {
+    max_delete: Option<Parsed<Limit>>,
+    min_age: Option<Parsed<std::time::Duration>>,
+    allow_empty: Option<bool>,
+}
+
+impl RawGuards {
+    fn into_guards(self) -> Guards {
+        Guards {
+            max_delete: self.max_delete.map(|m| m.0),
+            min_age: self.min_age.map(|m| m.0),
+            allow_empty: self.allow_empty.unwrap_or(false),
+        }
+    }
+}
+
+/// A value parsed from a YAML scalar by [`FromScalar`], failing with the scalar's line.
+struct Parsed<T>(T);
+
+/// How a YAML scalar becomes a value; the error says what is wrong.
+trait FromScalar: Sized {
+    const EXPECTING: &'static str;
+    fn from_scalar(text: &str, was_string: bool) -> std::result::Result<Self, String>;
+}
+
+impl FromScalar for NameRegex {
+    const EXPECTING: &'static str = "a regular expression";
+    fn from_scalar(text: &str, _: bool) -> std::result::Result<Self, String> {
+        NameRegex::new(text)
+    }
+}
+
+impl FromScalar for NameGlob {
+    const EXPECTING: &'static str = "a glob such as 'prod-*'";
+    fn from_scalar(text: &str, _: bool) -> std::result::Result<Self, String> {
+        NameGlob::new(text)
+    }
+}
+
+impl FromScalar for Limit {
+    const EXPECTING: &'static str = "a count such as 10 or a percentage such as \"20%\"";
+    fn from_scalar(text: &str, _: bool) -> std::result::Result<Self, String> {
+        let bad = || format!("invalid max_delete `{text}`: expected {}", Self::EXPECTING);
+        if let Some(p) = text.trim().strip_suffix('%') {
+            let p: u32 = p.trim().parse().map_err(|_| bad())?;
+            if p > 100 {
+                return Err(format!(
+                    "invalid max_delete `{text}`: a percentage is at most 100%"
+                ));
+            }
+            Ok(Limit::Percent(p))
+        } else {
+            text.trim().parse().map(Limit::Count).map_err(|_| bad())
+        }
+    }
+}
+
+impl FromScalar for std::time::Duration {
+    const EXPECTING: &'static str = "a duration such as 2h, 30m or 7d";
+    fn from_scalar(text: &str, was_string: bool) -> std::result::Result<Self, String> {
+        if !was_string {
+            return Err(format!(
+                "invalid min_age `{text}`: give a unit, e.g. 2h, 30m or 7d"
+            ));
+        }
+        humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid min_age `{text}`: {e} (e.g. 2h, 30m or 7d)"))
+    }
+}
+
+impl<'de, T: FromScalar> Deserialize<'de> for Parsed<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: FromScalar> Visitor<'_> for V<T> {
+            type Value = Parsed<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Parsed<T>, E> {
+                T::from_scalar(v, true).map(Parsed).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Parsed<T>, E> {
+                T::from_scalar(&v.to_string(), false)
+                    .map(Parsed)
+                    .map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Parsed<T>, E> {
+                T::from_scalar(&v.to_string(), false)
+                    .map(Parsed)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A non-empty string without surrounding spaces.
+struct NonEmpty(String);
+
+impl<'de> Deserialize<'de> for NonEmpty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NonEmpty;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-empty string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NonEmpty, E> {
+                if v.trim().is_empty() {
+                    Err(E::custom("the value is empty"))
+                } else {
+                    Ok(NonEmpty(v.to_owned()))
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string, number or bool, as text (`"0"`, `0` and `true` all become strings).
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or bool")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `{key: value, …}` with scalar values, as ordered pairs.
+struct TagMap(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for TagMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of tag keys to values, e.g. {owner: platform}")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<TagMap, A::Error> {
+                let mut tags: Vec<(String, String)> = Vec::new();
+                while let Some(key) = map.next_key::<Scalar>()? {
+                    let value: Scalar = map.next_value()?;
+                    if tags.iter().any(|(k, _)| *k == key.0) {
+                        return Err(de::Error::custom(format!("tag `{}` is given twice", key.0)));
+                    }
+                    tags.push((key.0, value.0));
+                }
+                if tags.is_empty() {
+                    return Err(de::Error::custom("the tag mapping is empty"));
+                }
+                Ok(TagMap(tags))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `protect:`: a list of rules, each with exactly one of `name`, `id`, `tag`.
+struct ProtectList(Vec<ProtectRule>);
+
+impl<'de> Deserialize<'de> for ProtectList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProtectList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of protect rules, each `name: GLOB`, `id: ID` or `tag: {k: v}`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<ProtectList, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(rule) = seq.next_element::<ProtectItem>()? {
+                    rules.push(rule.0);
+                }
+                Ok(ProtectList(rules))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+struct ProtectItem(ProtectRule);
+
+impl<'de> Deserialize<'de> for ProtectItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProtectItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a protect rule: `name: GLOB`, `id: ID` or `tag: {k: v}`")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ProtectItem, A::Error> {
+                let mut rule: Option<ProtectRule> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let next = match key.as_str() {
+                        "name" => ProtectRule::Name(map.next_value::<Parsed<NameGlob>>()?.0),
+                        "id" => ProtectRule::Id(map.next_value::<NonEmpty>()?.0),
+                        "tag" => ProtectRule::Tag(map.next_value::<TagMap>()?.0),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown key `{other}` in a protect rule; expected `name`, `id` or `tag`"
+                            )));
+                        }
+                    };
+                    if rule.is_some() {
+                        return Err(de::Error::custom(
+                            "a protect rule has exactly one of `name`, `id` or `tag`; write one rule per item",
+                        ));
+                    }
+                    rule = Some(next);
+                }
+                rule.map(ProtectItem)
+                    .ok_or_else(|| de::Error::custom("a protect rule needs `name`, `id` or `tag`"))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A key that would hold a secret: its presence alone is an error.

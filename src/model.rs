@@ -62,3 +62,205 @@ impl Entry {
         format!("instances[{}] ({})", self.index, parts.join(", "))
     }
 }
+
+/// A regular expression with its source text; compared by source.
+#[derive(Debug, Clone)]
+pub struct NameRegex {
+    source: String,
+    regex: regex::Regex,
+}
+
+impl NameRegex {
+    /// Compiles `source`; the error says what is wrong with it.
+    pub fn new(source: &str) -> Result<NameRegex, String> {
+        regex::Regex::new(source)
+            .map(|regex| NameRegex {
+                source: source.to_owned(),
+                regex,
+            })
+            .map_err(|e| format!("invalid regular expression `{source}`: {e}"))
+    }
+
+    /// The pattern as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the pattern matches somewhere in `s` (anchor it with `^…$` to match all of it).
+    pub fn is_match(&self, s: &str) -> bool {
+        self.regex.is_match(s)
+    }
+}
+
+impl PartialEq for NameRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+impl Eq for NameRegex {}
+
+/// A shell-style glob (`*`, `?`, `[abc]`, `{a,b}`) matched against a whole name.
+#[derive(Debug, Clone)]
+pub struct NameGlob {
+    source: String,
+    matcher: globset::GlobMatcher,
+}
+
+impl NameGlob {
+    /// Compiles `source`; the error says what is wrong with it.
+    pub fn new(source: &str) -> Result<NameGlob, String> {
+        globset::Glob::new(source)
+            .map(|g| NameGlob {
+                source: source.to_owned(),
+                matcher: g.compile_matcher(),
+            })
+            .map_err(|e| format!("invalid glob `{source}`: {e}"))
+    }
+
+    /// The pattern as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the whole of `s` matches.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.matcher.is_match(s)
+    }
+}
+
+impl PartialEq for NameGlob {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+impl Eq for NameGlob {}
+
+/// Which live instances the manifest manages. Every selector given must match; an instance
+/// that fails one is out of scope and never deleted, whatever the manifest says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The name must start with this.
+    pub name_prefix: Option<String>,
+    /// The name must match this regular expression.
+    pub name_regex: Option<NameRegex>,
+    /// The instance must be in this enterprise project.
+    pub enterprise_project_id: Option<String>,
+    /// The instance must carry every one of these tags with exactly this value.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// True when no selector is given (every instance is managed).
+    pub fn is_everything(&self) -> bool {
+        self.name_prefix.is_none()
+            && self.name_regex.is_none()
+            && self.enterprise_project_id.is_none()
+            && self.tags.is_empty()
+    }
+
+    /// True when `i` matches every selector.
+    pub fn contains(&self, i: &Instance) -> bool {
+        self.name_prefix
+            .as_deref()
+            .is_none_or(|p| i.name.starts_with(p))
+            && self.name_regex.as_ref().is_none_or(|r| r.is_match(&i.name))
+            && self
+                .enterprise_project_id
+                .as_deref()
+                .is_none_or(|e| i.enterprise_project_id.as_deref() == Some(e))
+            && has_tags(i, &self.tags)
+    }
+}
+
+/// True when `i` carries every `(key, value)` of `tags`.
+pub fn has_tags(i: &Instance, tags: &[(String, String)]) -> bool {
+    tags.iter()
+        .all(|(k, v)| i.tags.iter().any(|(ik, iv)| ik == k && iv == v))
+}
+
+/// A rule that keeps matching instances from ever being deleted, declared or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtectRule {
+    /// Names matching this glob.
+    Name(NameGlob),
+    /// This instance id.
+    Id(String),
+    /// Instances carrying all these tags.
+    Tag(Vec<(String, String)>),
+}
+
+impl ProtectRule {
+    /// True when the rule protects `i`.
+    pub fn matches(&self, i: &Instance) -> bool {
+        match self {
+            ProtectRule::Name(g) => g.is_match(&i.name),
+            ProtectRule::Id(id) => i.id == *id,
+            ProtectRule::Tag(tags) => has_tags(i, tags),
+        }
+    }
+
+    /// `name: 'prod-*'`, `id: …`, `tag: {keep: true}`.
+    pub fn describe(&self) -> String {
+        match self {
+            ProtectRule::Name(g) => format!("name: '{}'", g.source()),
+            ProtectRule::Id(id) => format!("id: {id}"),
+            ProtectRule::Tag(tags) => format!(
+                "tag: {{{}}}",
+                tags.iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// A cap on deletions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// At most this many.
+    Count(usize),
+    /// At most this percentage of the managed (in-scope) instances, rounded down.
+    Percent(u32),
+}
+
+impl Limit {
+    /// The number of deletions allowed when `managed` instances are in scope.
+    pub fn allowed(self, managed: usize) -> usize {
+        match self {
+            Limit::Count(n) => n,
+            Limit::Percent(p) => managed.saturating_mul(p as usize) / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Count(n) => write!(f, "{n}"),
+            Limit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Guards that refuse a whole run (exit 3) rather than delete too much.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guards {
+    /// `max_delete`: a count or a percentage of the managed instances.
+    pub max_delete: Option<Limit>,
+    /// `min_age`: younger instances are skipped.
+    pub min_age: Option<std::time::Duration>,
+    /// `allow_empty`: accept an empty `instances:` list while managed instances exist.
+    pub allow_empty: bool,
+}
+
+/// The manifest's rules besides the declared instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// `scope:`.
+    pub scope: Scope,
+    /// `protect:`.
+    pub protect: Vec<ProtectRule>,
+    /// `guards:`.
+    pub guards: Guards,
+}

@@ -8,14 +8,17 @@
 //! - an entry with `id` matches the live instance with that id; if it also gives `name`, the two
 //!   must agree (and a live instance of that name with another id is a conflict too);
 //! - an entry with only `name` matches every live instance of exactly that name;
-//! - a live instance that no entry matches is undeclared: it is deleted when the API can delete
-//!   it now (pay-per-use, status `RUNNING`, `ERROR` or `CREATEFAILED`), otherwise skipped with
+//! - a live instance outside the manifest's `scope` is out of scope and never touched;
+//! - a declared instance is kept; an undeclared one that a `protect` rule matches is protected;
+//! - any other undeclared instance is deleted when the API can delete it now (pay-per-use,
+//!   status `RUNNING`, `ERROR` or `CREATEFAILED`, older than `min_age`), otherwise skipped with
 //!   the reason;
 //! - an entry that matches nothing is missing (this tool never creates anything).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use crate::model::{Entry, Instance};
+use crate::model::{Entry, Guards, Instance, Rules};
 
 /// Statuses in which the batch-delete API accepts an instance.
 pub const DELETABLE_STATUSES: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
@@ -29,19 +32,33 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// The result of planning.
+/// The result of planning. Every live instance is in exactly one of `delete`, `keep`,
+/// `protected`, `skip` and `out_of_scope`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
-    /// Undeclared instances that `apply` deletes.
+    /// Undeclared, managed, deletable instances: what `apply` deletes.
     pub delete: Vec<Decision>,
     /// Declared instances, with the entry that declares them.
     pub keep: Vec<Decision>,
-    /// Undeclared instances that cannot be deleted now (prepaid, busy), with the reason.
+    /// Undeclared instances that a `protect` rule keeps, with the rule.
+    pub protected: Vec<Decision>,
+    /// Undeclared instances that cannot be deleted now (prepaid, busy, too young), with why.
     pub skip: Vec<Decision>,
+    /// Instances outside the manifest's `scope`: never touched.
+    pub out_of_scope: Vec<Instance>,
     /// Declared entries that match no live instance.
     pub missing: Vec<Entry>,
     /// How many entries the manifest declares.
     pub declared: usize,
+}
+
+/// Guard settings given on the command line for one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--allow-empty`.
+    pub allow_empty: bool,
+    /// `--max-delete N`: replaces the manifest's `max_delete` for this run.
+    pub max_delete: Option<usize>,
 }
 
 impl Plan {
@@ -50,22 +67,49 @@ impl Plan {
         self.delete.is_empty()
     }
 
+    /// How many live instances are in scope (everything but `out_of_scope`).
+    pub fn managed(&self) -> usize {
+        self.delete.len() + self.keep.len() + self.protected.len() + self.skip.len()
+    }
+
     /// The ids `apply` deletes, in plan order.
     pub fn delete_ids(&self) -> Vec<String> {
         self.delete.iter().map(|d| d.instance.id.clone()).collect()
     }
 
-    /// Safety guards that refuse this plan, as messages; empty when none does.
+    /// The guards that refuse this plan, as messages; empty when none does.
     ///
-    /// An empty manifest that would delete instances is refused unless `allow_empty`:
-    /// an empty list is far more often a broken file or template than a wish to delete
-    /// everything (Argo CD's `allowEmpty: false` exists for the same reason).
-    pub fn refusals(&self, allow_empty: bool) -> Vec<String> {
+    /// - An empty `instances:` list while managed instances exist is refused unless allowed:
+    ///   an empty list is far more often a broken file or template than a wish to delete
+    ///   everything (Argo CD's `allowEmpty: false` exists for the same reason).
+    /// - More deletions than `max_delete` (a count, or a percentage of the managed instances)
+    ///   are refused unless `--max-delete` raises the cap for this run.
+    pub fn refusals(&self, guards: &Guards, overrides: Overrides) -> Vec<String> {
         let mut out = Vec::new();
-        if self.declared == 0 && !self.delete.is_empty() && !allow_empty {
+        let managed = self.managed();
+        if self.declared == 0 && managed > 0 && !guards.allow_empty && !overrides.allow_empty {
             out.push(format!(
-                "the manifest declares no instances, so every one of the {} deletable live \
-                 instances would be deleted; if that is really meant, pass --allow-empty",
+                "empty manifest: `instances:` declares nothing while {managed} managed \
+                 instances exist, so every deletable one would go ({} now); if that is really \
+                 meant, set `guards: {{allow_empty: true}}` or pass --allow-empty",
+                self.delete.len()
+            ));
+        }
+        let cap = match (overrides.max_delete, guards.max_delete) {
+            (Some(n), _) => Some((n, format!("--max-delete {n}"))),
+            (None, Some(limit)) => Some((
+                limit.allowed(managed),
+                format!("max_delete {limit} of {managed} managed instances"),
+            )),
+            (None, None) => None,
+        };
+        if let Some((allowed, what)) = cap
+            && self.delete.len() > allowed
+        {
+            out.push(format!(
+                "max_delete: {} deletions exceed the cap of {allowed} ({what}); review the \
+                 plan and pass --max-delete {} to allow this run",
+                self.delete.len(),
                 self.delete.len()
             ));
         }
@@ -73,11 +117,81 @@ impl Plan {
     }
 }
 
-/// Plans the reconciliation of `live` against the manifest's `entries`.
+/// Parses an API `created_at` (`2017-03-31T12:24:46.297Z`; a missing zone is taken as UTC).
+pub fn parse_created_at(s: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    time::OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .or_else(|| time::OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339).ok())
+}
+
+/// `2h`, `3d 4h`, `45s`: a short human form of a duration.
+pub fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// Why an undeclared, unprotected instance cannot be deleted now, if it cannot.
+fn skip_reason(
+    inst: &Instance,
+    min_age: Option<Duration>,
+    now: time::OffsetDateTime,
+) -> Option<String> {
+    if inst.is_prepaid() {
+        return Some(
+            "prepaid (yearly/monthly): the API cannot delete it; unsubscribe it through billing"
+                .to_owned(),
+        );
+    }
+    if !DELETABLE_STATUSES.contains(&inst.status.as_str()) {
+        return Some(format!(
+            "status {}: only RUNNING, ERROR and CREATEFAILED instances can be deleted; the next \
+             run will see it again",
+            inst.status
+        ));
+    }
+    if let Some(min_age) = min_age {
+        let created = inst.created_at.as_deref().and_then(parse_created_at);
+        let Some(created) = created else {
+            return Some(format!(
+                "creation time unknown ({}), so min_age {} cannot be checked",
+                inst.created_at.as_deref().unwrap_or("missing"),
+                short_duration(min_age)
+            ));
+        };
+        let age = now - created;
+        if age < time::Duration::try_from(min_age).unwrap_or(time::Duration::MAX) {
+            let age = Duration::try_from(age).unwrap_or_default();
+            return Some(format!(
+                "younger than min_age {}: created {} ago",
+                short_duration(min_age),
+                short_duration(age)
+            ));
+        }
+    }
+    None
+}
+
+/// Plans the reconciliation of `live` against the manifest's `entries` and `rules`, at time
+/// `now` (for `min_age`).
 ///
 /// Returns one message per entry whose `id` and `name` disagree with the live instances;
 /// such a manifest is not planned at all, so nothing can be deleted because of it.
-pub fn plan(entries: &[Entry], live: &[Instance]) -> Result<Plan, Vec<String>> {
+pub fn plan(
+    entries: &[Entry],
+    rules: &Rules,
+    live: &[Instance],
+    now: time::OffsetDateTime,
+) -> Result<Plan, Vec<String>> {
     let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(live.len());
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(live.len());
     for (i, inst) in live.iter().enumerate() {
@@ -140,28 +254,26 @@ pub fn plan(entries: &[Entry], live: &[Instance]) -> Result<Plan, Vec<String>> {
     };
     for (inst, by) in live.iter().zip(declared_by) {
         let instance = inst.clone();
-        if let Some(index) = by {
+        if !rules.scope.contains(inst) {
+            plan.out_of_scope.push(instance);
+        } else if let Some(index) = by {
             let reason = match entries.iter().find(|e| e.index == index) {
                 Some(e) => format!("declared by {}", e.label()),
                 None => format!("declared by instances[{index}]"),
             };
             plan.keep.push(Decision { instance, reason });
-        } else if inst.is_prepaid() {
-            plan.skip.push(Decision {
+        } else if let Some((n, rule)) = rules
+            .protect
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches(inst))
+        {
+            plan.protected.push(Decision {
                 instance,
-                reason: "prepaid (yearly/monthly): the API cannot delete it; unsubscribe it \
-                         through billing"
-                    .to_owned(),
+                reason: format!("protected by protect[{n}] ({})", rule.describe()),
             });
-        } else if !DELETABLE_STATUSES.contains(&inst.status.as_str()) {
-            plan.skip.push(Decision {
-                reason: format!(
-                    "status {}: only RUNNING, ERROR and CREATEFAILED instances can be deleted; \
-                     the next run will see it again",
-                    inst.status
-                ),
-                instance,
-            });
+        } else if let Some(reason) = skip_reason(inst, rules.guards.min_age, now) {
+            plan.skip.push(Decision { instance, reason });
         } else {
             plan.delete.push(Decision {
                 instance,
@@ -174,13 +286,17 @@ pub fn plan(entries: &[Entry], live: &[Instance]) -> Result<Plan, Vec<String>> {
     };
     plan.delete.sort_by(order);
     plan.keep.sort_by(order);
+    plan.protected.sort_by(order);
     plan.skip.sort_by(order);
+    plan.out_of_scope
+        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     Ok(plan)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Limit, NameGlob, NameRegex, ProtectRule, Scope};
 
     fn inst(id: &str, name: &str) -> Instance {
         Instance {
@@ -220,8 +336,14 @@ mod tests {
         ds.iter().map(|d| d.instance.id.as_str()).collect()
     }
 
+    const NOW: time::OffsetDateTime = time::macros::datetime!(2026-06-01 12:00:00 UTC);
+
     fn ok(entries: &[Entry], live: &[Instance]) -> Plan {
-        match plan(entries, live) {
+        ok_with(entries, &Rules::default(), live)
+    }
+
+    fn ok_with(entries: &[Entry], rules: &Rules, live: &[Instance]) -> Plan {
+        match plan(entries, rules, live, NOW) {
             Ok(p) => p,
             Err(c) => panic!("unexpected conflicts: {c:?}"),
         }
@@ -234,7 +356,10 @@ mod tests {
         assert!(p.is_empty());
         assert_eq!(ids(&p.keep), ["1", "2"]);
         assert!(p.missing.is_empty() && p.skip.is_empty());
-        assert!(p.refusals(false).is_empty());
+        assert!(
+            p.refusals(&Guards::default(), Overrides::default())
+                .is_empty()
+        );
     }
 
     #[test]
@@ -286,7 +411,9 @@ mod tests {
     #[test]
     fn id_and_name_disagreeing_is_a_conflict() {
         let live = [inst("1", "a"), inst("2", "b")];
-        let err = plan(&[both(0, "1", "b")], &live).err().unwrap_or_default();
+        let err = plan(&[both(0, "1", "b")], &Rules::default(), &live, NOW)
+            .err()
+            .unwrap_or_default();
         assert_eq!(
             err,
             ["instances[0] (name: b, id: 1): the live instance 1 is named `a`, not `b`"]
@@ -298,7 +425,9 @@ mod tests {
         // The declared instance was replaced by another of the same name: deleting the new one
         // because the manifest pins an old id would surprise everyone, so refuse.
         let live = [inst("2", "a")];
-        let err = plan(&[both(0, "1", "a")], &live).err().unwrap_or_default();
+        let err = plan(&[both(0, "1", "a")], &Rules::default(), &live, NOW)
+            .err()
+            .unwrap_or_default();
         assert_eq!(
             err,
             ["instances[0] (name: a, id: 1): no live instance has id 1, but `a` exists with id 2"]
@@ -308,9 +437,14 @@ mod tests {
     #[test]
     fn all_conflicts_are_reported_at_once() {
         let live = [inst("1", "a"), inst("2", "b")];
-        let err = plan(&[both(0, "1", "x"), both(1, "2", "y")], &live)
-            .err()
-            .unwrap_or_default();
+        let err = plan(
+            &[both(0, "1", "x"), both(1, "2", "y")],
+            &Rules::default(),
+            &live,
+            NOW,
+        )
+        .err()
+        .unwrap_or_default();
         assert_eq!(err.len(), 2);
     }
 
@@ -381,10 +515,401 @@ mod tests {
     fn empty_manifest_deleting_something_is_refused_unless_allowed() {
         let live = [inst("1", "a")];
         let p = ok(&[], &live);
-        assert_eq!(p.refusals(false).len(), 1);
-        assert!(p.refusals(false)[0].contains("--allow-empty"));
-        assert!(p.refusals(true).is_empty());
+        assert_eq!(
+            p.refusals(&Guards::default(), Overrides::default()).len(),
+            1
+        );
+        assert!(p.refusals(&Guards::default(), Overrides::default())[0].contains("--allow-empty"));
+        assert!(
+            p.refusals(
+                &Guards::default(),
+                Overrides {
+                    allow_empty: true,
+                    max_delete: None
+                }
+            )
+            .is_empty()
+        );
         // Nothing live: nothing to refuse.
-        assert!(ok(&[], &[]).refusals(false).is_empty());
+        assert!(
+            ok(&[], &[])
+                .refusals(&Guards::default(), Overrides::default())
+                .is_empty()
+        );
+    }
+
+    fn tagged(id: &str, name: &str, tags: &[(&str, &str)]) -> Instance {
+        let mut i = inst(id, name);
+        i.tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        i
+    }
+
+    fn regex(s: &str) -> NameRegex {
+        NameRegex::new(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn glob(s: &str) -> NameGlob {
+        NameGlob::new(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn instances_outside_the_scope_are_never_touched() {
+        let live = [inst("1", "ci-1"), inst("2", "prod-db"), inst("3", "ci-x")];
+        let rules = Rules {
+            scope: Scope {
+                name_prefix: Some("ci-".to_owned()),
+                name_regex: Some(regex("^ci-[0-9]+$")),
+                ..Scope::default()
+            },
+            ..Rules::default()
+        };
+        // Even declared-nothing: only ci-1 is managed.
+        let p = ok_with(&[by_name(0, "other")], &rules, &live);
+        assert_eq!(ids(&p.delete), ["1"]);
+        let out: Vec<&str> = p.out_of_scope.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(out, ["3", "2"]);
+        assert_eq!(p.managed(), 1);
+    }
+
+    #[test]
+    fn scope_by_enterprise_project_and_tags() {
+        let mut a = tagged("1", "a", &[("owner", "platform"), ("env", "ci")]);
+        a.enterprise_project_id = Some("0".to_owned());
+        let mut b = tagged("2", "b", &[("owner", "platform")]);
+        b.enterprise_project_id = Some("7".to_owned());
+        let mut c = tagged("3", "c", &[("owner", "data")]);
+        c.enterprise_project_id = Some("0".to_owned());
+        let rules = Rules {
+            scope: Scope {
+                enterprise_project_id: Some("0".to_owned()),
+                tags: vec![("owner".to_owned(), "platform".to_owned())],
+                ..Scope::default()
+            },
+            ..Rules::default()
+        };
+        let p = ok_with(&[by_name(0, "zz")], &rules, &[a, b, c]);
+        assert_eq!(ids(&p.delete), ["1"]);
+        assert_eq!(p.out_of_scope.len(), 2);
+    }
+
+    #[test]
+    fn protect_rules_keep_undeclared_instances_and_say_which_rule() {
+        let live = [
+            inst("1", "prod-db"),
+            inst("2", "scratch"),
+            tagged("3", "keepme", &[("keep", "true")]),
+            inst("9d78", "by-id"),
+        ];
+        let rules = Rules {
+            protect: vec![
+                ProtectRule::Name(glob("prod-*")),
+                ProtectRule::Id("9d78".to_owned()),
+                ProtectRule::Tag(vec![("keep".to_owned(), "true".to_owned())]),
+            ],
+            ..Rules::default()
+        };
+        let p = ok_with(&[by_name(0, "zz")], &rules, &live);
+        assert_eq!(ids(&p.delete), ["2"]);
+        assert_eq!(ids(&p.protected), ["9d78", "3", "1"]);
+        assert_eq!(p.protected[0].reason, "protected by protect[1] (id: 9d78)");
+        assert_eq!(
+            p.protected[1].reason,
+            "protected by protect[2] (tag: {keep: true})"
+        );
+        assert_eq!(
+            p.protected[2].reason,
+            "protected by protect[0] (name: 'prod-*')"
+        );
+    }
+
+    #[test]
+    fn a_declared_protected_instance_is_kept() {
+        let rules = Rules {
+            protect: vec![ProtectRule::Name(glob("*"))],
+            ..Rules::default()
+        };
+        let p = ok_with(&[by_name(0, "a")], &rules, &[inst("1", "a")]);
+        assert_eq!(ids(&p.keep), ["1"]);
+        assert!(p.protected.is_empty());
+    }
+
+    #[test]
+    fn instances_younger_than_min_age_are_skipped() {
+        let mut young = inst("1", "young");
+        young.created_at = Some("2026-06-01T11:00:00.000Z".to_owned());
+        let mut old = inst("2", "old");
+        old.created_at = Some("2026-06-01T09:59:59.000Z".to_owned());
+        let mut unknown = inst("3", "unknown");
+        unknown.created_at = None;
+        let rules = Rules {
+            guards: Guards {
+                min_age: Some(Duration::from_secs(2 * 3600)),
+                ..Guards::default()
+            },
+            ..Rules::default()
+        };
+        let p = ok_with(&[by_name(0, "zz")], &rules, &[young, old, unknown]);
+        assert_eq!(ids(&p.delete), ["2"]);
+        assert_eq!(ids(&p.skip), ["3", "1"]);
+        assert_eq!(p.skip[1].reason, "younger than min_age 2h: created 1h ago");
+        assert!(p.skip[0].reason.starts_with("creation time unknown"));
+        // Without min_age, age does not matter.
+        let p = ok(&[by_name(0, "zz")], &[inst("1", "young")]);
+        assert_eq!(ids(&p.delete), ["1"]);
+    }
+
+    #[test]
+    fn max_delete_caps_by_count_or_percentage() {
+        let live: Vec<Instance> = (0..10)
+            .map(|i| inst(&i.to_string(), &format!("n{i}")))
+            .collect();
+        let p = ok(&[by_name(0, "n0")], &live);
+        assert_eq!(p.delete.len(), 9);
+        let count = Guards {
+            max_delete: Some(Limit::Count(8)),
+            ..Guards::default()
+        };
+        let r = p.refusals(&count, Overrides::default());
+        assert_eq!(r.len(), 1);
+        assert!(
+            r[0].starts_with(
+                "max_delete: 9 deletions exceed the cap of 8 (max_delete 8 of 10 managed instances)"
+            ),
+            "{}",
+            r[0]
+        );
+        assert!(r[0].contains("--max-delete 9"), "{}", r[0]);
+        assert!(
+            p.refusals(
+                &Guards {
+                    max_delete: Some(Limit::Count(9)),
+                    ..Guards::default()
+                },
+                Overrides::default()
+            )
+            .is_empty()
+        );
+        let pct = Guards {
+            max_delete: Some(Limit::Percent(85)),
+            ..Guards::default()
+        };
+        assert_eq!(
+            p.refusals(&pct, Overrides::default()).len(),
+            1,
+            "85% of 10 is 8"
+        );
+        let pct = Guards {
+            max_delete: Some(Limit::Percent(90)),
+            ..Guards::default()
+        };
+        assert!(p.refusals(&pct, Overrides::default()).is_empty());
+        // --max-delete raises (or sets) the cap for this run.
+        let raised = Overrides {
+            allow_empty: false,
+            max_delete: Some(9),
+        };
+        assert!(p.refusals(&count, raised).is_empty());
+        let lowered = Overrides {
+            allow_empty: false,
+            max_delete: Some(3),
+        };
+        assert_eq!(p.refusals(&Guards::default(), lowered).len(), 1);
+    }
+
+    #[test]
+    fn empty_guard_counts_managed_instances_and_can_be_allowed_in_the_manifest() {
+        let p = ok(&[], &[inst("1", "a")]);
+        let allowed = Guards {
+            allow_empty: true,
+            ..Guards::default()
+        };
+        assert!(p.refusals(&allowed, Overrides::default()).is_empty());
+        // Only out-of-scope instances: nothing is managed, nothing to refuse.
+        let rules = Rules {
+            scope: Scope {
+                name_prefix: Some("ci-".to_owned()),
+                ..Scope::default()
+            },
+            ..Rules::default()
+        };
+        let p = ok_with(&[], &rules, &[inst("1", "a")]);
+        assert!(
+            p.refusals(&Guards::default(), Overrides::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn created_at_parses_with_and_without_zone() {
+        assert!(parse_created_at("2017-03-31T12:24:46.297Z").is_some());
+        assert!(parse_created_at("2017-03-31T12:24:46Z").is_some());
+        assert!(parse_created_at("2017-03-31T12:24:46.297").is_some());
+        assert!(parse_created_at("yesterday").is_none());
+        assert_eq!(short_duration(Duration::from_secs(90)), "1m");
+        assert_eq!(
+            short_duration(Duration::from_secs(3 * 86_400 + 5 * 3600)),
+            "3d 5h"
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 6] = ["ci-1", "ci-2", "prod-a", "prod-b", "x", "ci-prod"];
+        const STATUSES: [&str; 6] = [
+            "RUNNING",
+            "ERROR",
+            "CREATEFAILED",
+            "CREATING",
+            "FROZEN",
+            "NEW_THING",
+        ];
+
+        fn arb_instance() -> impl Strategy<Value = Instance> {
+            (
+                0usize..NAMES.len(),
+                0usize..STATUSES.len(),
+                any::<bool>(),
+                0i64..(10 * 86_400),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(n, s, prepaid, age, keep_tag, epid)| Instance {
+                    id: String::new(),
+                    name: NAMES[n].to_owned(),
+                    status: STATUSES[s].to_owned(),
+                    created_at: Some(
+                        (NOW - time::Duration::seconds(age))
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default(),
+                    ),
+                    charging_mode: Some(i64::from(prepaid)),
+                    engine: None,
+                    spec_code: None,
+                    enterprise_project_id: Some(if epid { "0" } else { "1" }.to_owned()),
+                    tags: if keep_tag {
+                        vec![("keep".to_owned(), "true".to_owned())]
+                    } else {
+                        Vec::new()
+                    },
+                })
+        }
+
+        fn arb_live() -> impl Strategy<Value = Vec<Instance>> {
+            proptest::collection::vec(arb_instance(), 0..25).prop_map(|mut v| {
+                for (i, inst) in v.iter_mut().enumerate() {
+                    inst.id = format!("id-{i}");
+                }
+                v
+            })
+        }
+
+        fn arb_entries() -> impl Strategy<Value = Vec<Entry>> {
+            proptest::collection::vec(
+                (
+                    proptest::option::of(0usize..30),
+                    proptest::option::of(0usize..NAMES.len()),
+                ),
+                0..8,
+            )
+            .prop_map(|raw| {
+                let mut out: Vec<Entry> = Vec::new();
+                for (id, name) in raw {
+                    // Name-only or id-only entries (pinned pairs can conflict, tested above).
+                    let entry = match (id, name) {
+                        (Some(i), _) => Entry {
+                            index: out.len(),
+                            id: Some(format!("id-{i}")),
+                            name: None,
+                        },
+                        (None, Some(n)) => Entry {
+                            index: out.len(),
+                            id: None,
+                            name: Some(NAMES[n].to_owned()),
+                        },
+                        (None, None) => continue,
+                    };
+                    out.push(entry);
+                }
+                out
+            })
+        }
+
+        fn arb_rules() -> impl Strategy<Value = Rules> {
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                proptest::option::of(0u64..(5 * 86_400)),
+            )
+                .prop_map(|(prefix, epid, prot_glob, prot_tag, prot_id, min_age)| {
+                    let mut protect = Vec::new();
+                    if prot_glob {
+                        protect.push(ProtectRule::Name(glob("prod-*")));
+                    }
+                    if prot_tag {
+                        protect.push(ProtectRule::Tag(vec![(
+                            "keep".to_owned(),
+                            "true".to_owned(),
+                        )]));
+                    }
+                    if prot_id {
+                        protect.push(ProtectRule::Id("id-3".to_owned()));
+                    }
+                    Rules {
+                        scope: Scope {
+                            name_prefix: prefix.then(|| "ci-".to_owned()),
+                            enterprise_project_id: epid.then(|| "0".to_owned()),
+                            ..Scope::default()
+                        },
+                        protect,
+                        guards: Guards {
+                            min_age: min_age.map(Duration::from_secs),
+                            ..Guards::default()
+                        },
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Nothing declared, protected, out of scope, prepaid, busy or too young is ever
+            /// deleted; every deleted id is live; the categories partition the live set.
+            #[test]
+            fn only_undeclared_managed_deletable_instances_are_deleted(
+                live in arb_live(), entries in arb_entries(), rules in arb_rules()
+            ) {
+                let p = plan(&entries, &rules, &live, NOW).unwrap_or_else(|c| panic!("{c:?}"));
+                let mut seen: Vec<&str> = Vec::new();
+                for d in p.delete.iter().chain(&p.keep).chain(&p.protected).chain(&p.skip) {
+                    seen.push(&d.instance.id);
+                }
+                seen.extend(p.out_of_scope.iter().map(|i| i.id.as_str()));
+                seen.sort_unstable();
+                let mut want: Vec<&str> = live.iter().map(|i| i.id.as_str()).collect();
+                want.sort_unstable();
+                prop_assert_eq!(seen, want);
+                for d in &p.delete {
+                    let i = &d.instance;
+                    prop_assert!(live.contains(i));
+                    prop_assert!(rules.scope.contains(i));
+                    prop_assert!(!entries.iter().any(|e| e.id.as_deref() == Some(&i.id) || (e.id.is_none() && e.name.as_deref() == Some(&i.name))));
+                    prop_assert!(!rules.protect.iter().any(|r| r.matches(i)));
+                    prop_assert!(!i.is_prepaid());
+                    prop_assert!(DELETABLE_STATUSES.contains(&i.status.as_str()));
+                    if let Some(min_age) = rules.guards.min_age {
+                        let created = i.created_at.as_deref().and_then(parse_created_at);
+                        prop_assert!(created.is_some_and(|c| NOW - c >= time::Duration::try_from(min_age).unwrap_or(time::Duration::MAX)));
+                    }
+                }
+            }
+        }
     }
 }

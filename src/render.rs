@@ -27,8 +27,10 @@ pub struct PlanContext {
     pub project_id: String,
     /// Guards that refuse this plan (messages).
     pub refusals: Vec<String>,
-    /// List the kept instances one by one.
+    /// List the kept and out-of-scope instances one by one.
     pub verbose: bool,
+    /// When the plan was made (RFC 3339, UTC).
+    pub created_at: String,
 }
 
 fn created(i: &Instance) -> &str {
@@ -52,14 +54,21 @@ fn missing_line(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
     writeln!(w, "  ? {}", e.label())
 }
 
-/// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.` (with `N to skip` when any).
+/// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.`, with `N protected`,
+/// `N to skip` and `N out of scope` when there are any.
 pub fn summary_line(plan: &Plan) -> String {
     let mut parts = vec![
         format!("{} to delete", plan.delete.len()),
         format!("{} to keep", plan.keep.len()),
     ];
+    if !plan.protected.is_empty() {
+        parts.push(format!("{} protected", plan.protected.len()));
+    }
     if !plan.skip.is_empty() {
         parts.push(format!("{} to skip", plan.skip.len()));
+    }
+    if !plan.out_of_scope.is_empty() {
+        parts.push(format!("{} out of scope", plan.out_of_scope.len()));
     }
     parts.push(format!("{} missing", plan.missing.len()));
     format!("Plan: {}.", parts.join(", "))
@@ -67,7 +76,7 @@ pub fn summary_line(plan: &Plan) -> String {
 
 /// Writes the plan for people.
 pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Result<()> {
-    let live = plan.delete.len() + plan.keep.len() + plan.skip.len();
+    let live = plan.managed() + plan.out_of_scope.len();
     writeln!(
         w,
         "Project {} at {}: {live} live instances; {} declares {}.",
@@ -85,6 +94,17 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
         )?;
         for d in &plan.delete {
             line(w, '-', d)?;
+        }
+    }
+    if !plan.protected.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} not declared but protected (never deleted):",
+            plural(plan.protected.len(), "instance is", "instances are")
+        )?;
+        for d in &plan.protected {
+            line(w, '!', d)?;
         }
     }
     if !plan.skip.is_empty() {
@@ -111,6 +131,32 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
         )?;
         for e in &plan.missing {
             missing_line(w, e)?;
+        }
+    }
+    if !plan.out_of_scope.is_empty() {
+        writeln!(w)?;
+        if ctx.verbose {
+            writeln!(
+                w,
+                "{} out of scope (not managed by this manifest, never touched):",
+                plural(plan.out_of_scope.len(), "instance is", "instances are")
+            )?;
+            for i in &plan.out_of_scope {
+                writeln!(
+                    w,
+                    "  . {}  {}  {}  created {}",
+                    i.name,
+                    i.id,
+                    i.status,
+                    created(i)
+                )?;
+            }
+        } else {
+            writeln!(
+                w,
+                "{} out of scope (not managed by this manifest, never touched; -v lists them).",
+                plural(plan.out_of_scope.len(), "instance is", "instances are")
+            )?;
         }
     }
     if ctx.verbose && !plan.keep.is_empty() {
@@ -165,15 +211,20 @@ pub fn plan_json(plan: &Plan, ctx: &PlanContext) -> Value {
         "manifest": { "path": ctx.manifest, "sha256": ctx.manifest_sha256 },
         "endpoint": ctx.endpoint,
         "project_id": ctx.project_id,
+        "created_at": ctx.created_at,
         "summary": {
             "delete": plan.delete.len(),
             "keep": plan.keep.len(),
+            "protected": plan.protected.len(),
             "skip": plan.skip.len(),
+            "out_of_scope": plan.out_of_scope.len(),
             "missing": plan.missing.len(),
         },
         "delete": plan.delete.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
         "keep": plan.keep.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
+        "protected": plan.protected.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
         "skip": plan.skip.iter().map(|d| instance_json(d, true)).collect::<Vec<_>>(),
+        "out_of_scope": plan.out_of_scope.len(),
         "missing": plan.missing.iter().map(|e| json!({
             "index": e.index,
             "id": e.id,
@@ -217,6 +268,7 @@ mod tests {
             project_id: "p1".to_owned(),
             refusals: Vec::new(),
             verbose: false,
+            created_at: "2026-01-02T03:04:05Z".to_owned(),
         }
     }
 
@@ -238,6 +290,7 @@ mod tests {
                 name: Some("zz".to_owned()),
             }],
             declared: 2,
+            ..Plan::default()
         };
         let out = text(&plan, &ctx());
         pretty_assertions::assert_eq!(
@@ -301,8 +354,12 @@ mod tests {
         assert_eq!(v["format_version"], "1");
         assert_eq!(
             v["summary"],
-            json!({"delete": 1, "keep": 0, "skip": 1, "missing": 1})
+            json!({"delete": 1, "keep": 0, "protected": 0, "skip": 1, "out_of_scope": 0, "missing": 1})
         );
+        assert_eq!(v["protected"], json!([]));
+        assert_eq!(v["out_of_scope"], 0);
+        assert_eq!(v["delete"][0]["name"], "b");
+        assert_eq!(v["delete"][0]["status"], "RUNNING");
         assert_eq!(v["delete"][0]["id"], "id-2");
         assert_eq!(v["delete"][0]["reason"], "not declared in the manifest");
         assert_eq!(v["skip"][0]["reason"], "prepaid");

@@ -51,13 +51,16 @@ fn json_plan_is_one_document_with_the_documented_fields() {
     assert_eq!(
         keys,
         [
+            "created_at",
             "delete",
             "endpoint",
             "format_version",
             "keep",
             "manifest",
             "missing",
+            "out_of_scope",
             "project_id",
+            "protected",
             "refusals",
             "skip",
             "summary"
@@ -67,7 +70,7 @@ fn json_plan_is_one_document_with_the_documented_fields() {
     assert_eq!(doc["project_id"], PID);
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"delete": 3, "keep": 4, "skip": 0, "missing": 1})
+        serde_json::json!({"delete": 3, "keep": 4, "protected": 0, "skip": 0, "out_of_scope": 0, "missing": 1})
     );
     let names: Vec<&str> = doc["delete"]
         .as_array()
@@ -245,8 +248,9 @@ fn an_empty_manifest_is_refused_unless_allowed() {
     p.manifest("instances: []\n");
     let run = p.run(&["plan"]).expect(0);
     assert!(
-        run.stdout
-            .contains("Apply would refuse this plan: the manifest declares no instances"),
+        run.stdout.contains(
+            "Apply would refuse this plan: empty manifest: `instances:` declares nothing"
+        ),
         "{}",
         run.stdout
     );
