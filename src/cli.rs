@@ -127,6 +127,23 @@ pub struct PlanArgs {
     /// Also save the plan to FILE (JSON, with the manifest) for `apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// Network settings shared by `plan` and `apply`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct NetArgs {
+    /// Read up to N pages of the listing at once (1 to 64). The first page is always read
+    /// alone: it says how many pages there are.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::api::DEFAULT_CONCURRENCY,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64)
+    )]
+    pub concurrency: usize,
 }
 
 /// Guard overrides shared by `plan` and `apply`.
@@ -160,6 +177,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub guards: GuardArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Arguments of `emulator`.
@@ -192,4 +212,9 @@ pub struct EmulatorArgs {
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fail_delete_requests: usize,
+
+    /// Simulated network latency: every answer is delayed by MS milliseconds (requests still
+    /// overlap, as they would over a real network).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
 }

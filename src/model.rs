@@ -2,7 +2,10 @@
 //!
 //! No YAML, no HTTP, no I/O here: these are plain values.
 
-/// A live DCS instance, reduced to the fields the plan and its output need.
+/// A live DCS instance, reduced to the fields the plan and its output need: the listing parses
+/// each answer straight into this (the API's other 30-odd fields are skipped, never stored), so
+/// it is what a large project costs in memory. Add a field only when the plan or its output
+/// uses it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Instance {
     /// `instance_id`.
@@ -15,10 +18,6 @@ pub struct Instance {
     pub created_at: Option<String>,
     /// `charging_mode`: 0 pay-per-use, 1 prepaid (yearly/monthly).
     pub charging_mode: Option<i64>,
-    /// `engine` and `engine_version`, e.g. `Redis 5.0`.
-    pub engine: Option<String>,
-    /// `spec_code`, e.g. `redis.ha.xu1.tiny.r2.128`.
-    pub spec_code: Option<String>,
     /// `enterprise_project_id`.
     pub enterprise_project_id: Option<String>,
     /// `tags` as key/value pairs.

@@ -788,8 +788,6 @@ mod tests {
                             .unwrap_or_default(),
                     ),
                     charging_mode: Some(i64::from(prepaid)),
-                    engine: None,
-                    spec_code: None,
                     enterprise_project_id: Some(if epid { "0" } else { "1" }.to_owned()),
                     tags: if keep_tag {
                         vec![("keep".to_owned(), "true".to_owned())]

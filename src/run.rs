@@ -12,7 +12,7 @@ use crate::api::{Client, ClientOptions};
 use crate::apply;
 use crate::cli::{
     ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, Format, GuardArgs, ManifestArg,
-    PlanArgs,
+    NetArgs, PlanArgs,
 };
 use crate::config::{self, Env, Target};
 use crate::emulator::{self, EmulatorConfig};
@@ -99,8 +99,16 @@ fn now_rfc3339(now: OffsetDateTime) -> String {
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
 }
 
+/// Transport settings from `--concurrency`.
+fn client_options(net: NetArgs) -> ClientOptions {
+    ClientOptions {
+        concurrency: net.concurrency,
+        ..ClientOptions::default()
+    }
+}
+
 /// A signed client for `target`, with credentials from the environment.
-fn connect(target: &Target, env: &Env) -> Result<Client> {
+fn connect(target: &Target, env: &Env, options: &ClientOptions) -> Result<Client> {
     let credentials = config::credentials(env)?;
     tracing::info!(
         endpoint = %target.endpoint,
@@ -113,7 +121,7 @@ fn connect(target: &Target, env: &Env) -> Result<Client> {
         target.endpoint.clone(),
         target.project_id.clone(),
         credentials,
-        &ClientOptions::default(),
+        options,
     )
 }
 
@@ -134,14 +142,20 @@ fn plan_against(manifest: &Manifest, live: &[Instance], now: OffsetDateTime) -> 
     })
 }
 
-async fn make_plan(cli: &Cli, file: &Path, guards: GuardArgs, env: &Env) -> Result<Planned> {
+async fn make_plan(
+    cli: &Cli,
+    file: &Path,
+    guards: GuardArgs,
+    net: NetArgs,
+    env: &Env,
+) -> Result<Planned> {
     let manifest = manifest::load(file)?;
     let target = config::resolve_target(
         cli.endpoint.as_deref(),
         cli.project_id.as_deref(),
         &manifest,
     )?;
-    let client = connect(&target, env)?;
+    let client = connect(&target, env, &client_options(net))?;
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
@@ -185,7 +199,7 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
-    let p = make_plan(cli, &args.manifest.file, args.guards, env).await?;
+    let p = make_plan(cli, &args.manifest.file, args.guards, args.net, env).await?;
     match args.format {
         Format::Text => render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?,
         Format::Json => {
@@ -220,7 +234,7 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
-    let p = make_plan(cli, &file, args.guards, env).await?;
+    let p = make_plan(cli, &file, args.guards, args.net, env).await?;
     render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?;
     io.out.flush().map_err(write_err)?;
     refuse_if_guarded(&p.context.refusals)?;
@@ -339,7 +353,7 @@ async fn apply_saved(
         endpoint,
         project_id: saved.project_id.clone(),
     };
-    let client = connect(&target, env)?;
+    let client = connect(&target, env, &client_options(args.net))?;
     let live = client.list_instances().await?;
     let now = OffsetDateTime::now_utc();
     let fresh = plan_against(&manifest, &live, now).map_err(|e| {
@@ -503,6 +517,7 @@ async fn run_emulator(
         instances,
         fail_delete: args.fail_delete.clone(),
         fail_delete_requests: args.fail_delete_requests,
+        latency: std::time::Duration::from_millis(args.latency_ms),
     };
     let signed = config.credentials.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)

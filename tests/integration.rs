@@ -9,6 +9,9 @@ mod plan;
 /// `apply`: batch deletion, confirmation, partial failure.
 mod apply;
 
+/// Request counts of the listing and of apply, and concurrent paging.
+mod paging;
+
 /// Bad manifests: one clear line, exit 1, no request sent.
 mod manifest;
 

@@ -12,18 +12,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Instance;
 
-/// Answer of `GET /v2/{project_id}/instances`.
+/// Answer of `GET /v2/{project_id}/instances`, parsed straight into the compact
+/// [`Instance`]: each element of `instances` is read into a [`WireInstance`] and converted
+/// before the next one is read, and every field the tool does not use is skipped by the parser
+/// without being stored. No `serde_json::Value` and no second copy of a page is ever built.
 #[derive(Debug, Deserialize)]
 pub struct ListResponse {
     /// Total number of instances matching the query (all pages).
     #[serde(default, deserialize_with = "lenient_u64")]
     pub instance_num: Option<u64>,
     /// This page's instances.
-    #[serde(default, deserialize_with = "nullable_vec")]
-    pub instances: Vec<WireInstance>,
+    #[serde(default, deserialize_with = "compact_instances")]
+    pub instances: Vec<Instance>,
 }
 
-/// One element of `instances` in a list answer (`InstanceListInfo`).
+/// One element of `instances` in a list answer (`InstanceListInfo`): only the fields the plan
+/// and its output use.
 #[derive(Debug, Deserialize)]
 pub struct WireInstance {
     /// `instance_id`.
@@ -38,15 +42,6 @@ pub struct WireInstance {
     /// `charging_mode` (0 or 1).
     #[serde(default, deserialize_with = "lenient_i64")]
     pub charging_mode: Option<i64>,
-    /// `engine`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub engine: Option<String>,
-    /// `engine_version`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub engine_version: Option<String>,
-    /// `spec_code`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub spec_code: Option<String>,
     /// `enterprise_project_id` (a number in some answers).
     #[serde(default, deserialize_with = "lenient_string")]
     pub enterprise_project_id: Option<String>,
@@ -57,22 +52,50 @@ pub struct WireInstance {
 
 impl From<WireInstance> for Instance {
     fn from(w: WireInstance) -> Self {
-        let engine = match (w.engine, w.engine_version) {
-            (Some(e), Some(v)) => Some(format!("{e} {v}")),
-            (e, v) => e.or(v),
-        };
         Instance {
             id: w.instance_id,
             name: w.name,
             status: w.status,
             created_at: w.created_at,
             charging_mode: w.charging_mode,
-            engine,
-            spec_code: w.spec_code,
             enterprise_project_id: w.enterprise_project_id,
             tags: w.tags,
         }
     }
+}
+
+/// `instances`: `null` or absent is an empty page; each element becomes an [`Instance`] as it
+/// is read.
+fn compact_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Instance>, D::Error> {
+    struct Instances;
+
+    impl<'de> Visitor<'de> for Instances {
+        type Value = Vec<Instance>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of instances or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(Instances)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            // A page holds at most LIST_LIMIT instances; do not trust a size hint beyond that.
+            let cap = seq.size_hint().unwrap_or(0).min(super::LIST_LIMIT);
+            let mut out = Vec::with_capacity(cap);
+            while let Some(w) = seq.next_element::<WireInstance>()? {
+                out.push(Instance::from(w));
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_option(Instances)
 }
 
 /// Body of `DELETE /v2/{project_id}/instances`.
@@ -245,17 +268,15 @@ mod tests {
             "engine_version":"5.0","spec_code":"redis.single.xu1.tiny.128","future":[1,{"a":2}]}]}"#;
         let page: ListResponse = serde_json::from_slice(body)?;
         assert_eq!(page.instance_num, Some(1));
-        let inst = Instance::from(
-            page.instances
-                .into_iter()
-                .next()
-                .ok_or_else(|| serde::de::Error::custom("no instance"))?,
-        );
+        let inst = page
+            .instances
+            .into_iter()
+            .next()
+            .ok_or_else(|| serde::de::Error::custom("no instance"))?;
         assert_eq!(inst.id, "c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2");
         assert_eq!(inst.name, "dcs-8b1c-000");
         assert_eq!(inst.enterprise_project_id.as_deref(), Some("0"));
         assert_eq!(inst.charging_mode, Some(0));
-        assert_eq!(inst.engine.as_deref(), Some("Redis 5.0"));
         assert_eq!(
             inst.tags,
             [
@@ -274,7 +295,7 @@ mod tests {
             {"instance_id":"b","name":"m","status":"ERROR","charging_mode":null,"engine":null}]}"#;
         let page: ListResponse = serde_json::from_slice(body)?;
         assert_eq!(page.instance_num, Some(2));
-        let all: Vec<Instance> = page.instances.into_iter().map(Instance::from).collect();
+        let all = page.instances;
         assert_eq!(all[0].charging_mode, Some(1));
         assert!(all[0].is_prepaid());
         assert_eq!(all[1].charging_mode, None);

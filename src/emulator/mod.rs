@@ -15,6 +15,7 @@ mod data;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -47,6 +48,9 @@ pub struct EmulatorConfig {
     pub fail_delete: Vec<String>,
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     pub fail_delete_requests: usize,
+    /// Simulated network latency added to every answer. Requests wait concurrently, as over a
+    /// real network; the state is read after the wait.
+    pub latency: std::time::Duration,
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
@@ -72,6 +76,8 @@ pub struct RequestRecord {
 #[derive(Debug)]
 pub struct Shared {
     inner: Mutex<Inner>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -96,6 +102,8 @@ impl Shared {
                 counter: 0,
                 seed,
             }),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -108,6 +116,11 @@ impl Shared {
     /// Every request answered so far.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.lock().requests.clone()
+    }
+
+    /// The most requests that were being answered at the same time so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// The instances that exist now.
@@ -252,6 +265,33 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    // Counted out even when the client goes away and the answer is dropped unfinished.
+    let _in_flight = InFlight(&shared.in_flight);
+    answer(&shared, method, uri, headers, body).await
+}
+
+/// Decrements the in-flight count when dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn answer(
+    shared: &Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let latency = shared.lock().config.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut inner = shared.lock();
     inner.counter += 1;
     let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
