@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -79,6 +80,72 @@ impl EmuInstance {
         Value::Object(obj)
     }
 
+    /// Appends the instance as an element of a list answer to `out`: the same JSON as
+    /// [`EmuInstance::to_api_json`], written without building a `Value` when the instance
+    /// has no extra fields (generated instances never do).
+    pub fn write_api_json(&self, out: &mut Vec<u8>) {
+        if self.extra.is_empty() {
+            let ip_tail = self.id.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+            let doc = ApiJson {
+                instance_id: &self.id,
+                name: &self.name,
+                status: &self.status,
+                charging_mode: self.charging_mode,
+                created_at: &self.created_at,
+                typical: self.typical_fields.then(|| Typical {
+                    engine: "Redis",
+                    engine_version: "5.0",
+                    spec_code: "redis.ha.xu1.tiny.r2.128",
+                    cpu_type: "x86_64",
+                    capacity: 0,
+                    capacity_minor: ".125",
+                    max_memory: 128,
+                    used_memory: 2,
+                    ip: format!("192.168.0.{ip_tail}"),
+                    port: 6379,
+                    domain_name: format!("redis-{}.dcs.huaweicloud.com", self.id),
+                    readonly_domain_name: format!("redis-{}-readonly.dcs.huaweicloud.com", self.id),
+                    vpc_id: "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
+                    vpc_name: "vpc-default",
+                    subnet_id: "2b4b0ee1-9c72-4b3c-a6a5-2ee0eb36ad61",
+                    security_group_id: "securityGroupId",
+                    order_id: (self.charging_mode == 1).then_some("CS2405060708ABCDE"),
+                    publicip_id: None,
+                    publicip_address: None,
+                    enable_publicip: false,
+                    enable_ssl: false,
+                    service_upgrade: false,
+                    no_password_access: "true",
+                    access_user: None,
+                    description: None,
+                    service_task_id: "",
+                    maintain_begin: "18:00:00",
+                    maintain_end: "19:00:00",
+                    updated_at: "2024-05-06T07:08:09.123Z",
+                    user_id: "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
+                    user_name: "dcs-user",
+                    enterprise_project_id: "0",
+                    sub_status: "normal",
+                    az_codes: ["cn-north-4a"],
+                    tags: [],
+                    features: Features {
+                        support_acl: true,
+                        support_transparent_client_ip: true,
+                        support_ssl: false,
+                        support_audit_log: false,
+                    },
+                }),
+            };
+            let len = out.len();
+            if serde_json::to_writer(&mut *out, &doc).is_ok() {
+                return;
+            }
+            out.truncate(len);
+        }
+        // A `Value` always serialises.
+        let _ = serde_json::to_writer(out, &self.to_api_json());
+    }
+
     /// Reads an instance from its API JSON; `None` without `instance_id`, `name` and `status`.
     pub fn from_api_json(value: Value) -> Option<EmuInstance> {
         let Value::Object(mut obj) = value else {
@@ -106,6 +173,67 @@ impl EmuInstance {
             typical_fields: false,
         })
     }
+}
+
+/// [`EmuInstance::write_api_json`]'s document.
+#[derive(Serialize)]
+struct ApiJson<'a> {
+    instance_id: &'a str,
+    name: &'a str,
+    status: &'a str,
+    charging_mode: i64,
+    created_at: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    typical: Option<Typical>,
+}
+
+/// The same fields as [`typical_fields`], as a struct that serialises without allocating a map.
+#[derive(Serialize)]
+struct Typical {
+    engine: &'static str,
+    engine_version: &'static str,
+    spec_code: &'static str,
+    cpu_type: &'static str,
+    capacity: u32,
+    capacity_minor: &'static str,
+    max_memory: u32,
+    used_memory: u32,
+    ip: String,
+    port: u16,
+    domain_name: String,
+    readonly_domain_name: String,
+    vpc_id: &'static str,
+    vpc_name: &'static str,
+    subnet_id: &'static str,
+    security_group_id: &'static str,
+    order_id: Option<&'static str>,
+    publicip_id: Option<&'static str>,
+    publicip_address: Option<&'static str>,
+    enable_publicip: bool,
+    enable_ssl: bool,
+    service_upgrade: bool,
+    no_password_access: &'static str,
+    access_user: Option<&'static str>,
+    description: Option<&'static str>,
+    service_task_id: &'static str,
+    maintain_begin: &'static str,
+    maintain_end: &'static str,
+    updated_at: &'static str,
+    user_id: &'static str,
+    user_name: &'static str,
+    enterprise_project_id: &'static str,
+    sub_status: &'static str,
+    az_codes: [&'static str; 1],
+    tags: [(); 0],
+    features: Features,
+}
+
+#[derive(Serialize)]
+struct Features {
+    support_acl: bool,
+    support_transparent_client_ip: bool,
+    support_ssl: bool,
+    support_audit_log: bool,
 }
 
 /// The fields a real list answer carries besides the ones the emulator acts on.
@@ -273,6 +401,24 @@ mod tests {
         assert_eq!(a[1].created_at, "2025-01-01T00:01:00.000Z");
         assert_ne!(a[0].id, a[1].id);
         assert_eq!(a[0].id.len(), 36);
+    }
+
+    #[test]
+    fn written_json_is_the_same_as_the_value() -> Result<(), String> {
+        let mut loaded = EmuInstance::new("x", "y").with_status("ERROR");
+        loaded.typical_fields = false;
+        loaded.extra.insert("vpc_name".to_owned(), json!("v"));
+        for inst in [
+            generate_instances(2).remove(1),
+            EmuInstance::new("a-b", "n").prepaid(),
+            loaded,
+        ] {
+            let mut out = Vec::new();
+            inst.write_api_json(&mut out);
+            let written: Value = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+            assert_eq!(written, inst.to_api_json());
+        }
+        Ok(())
     }
 
     #[test]

@@ -253,6 +253,18 @@ fn param<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A response body: a JSON value, or bytes already serialised.
+enum Reply {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Reply {
+        Reply::Json(v)
+    }
+}
+
 /// An error body in the DCS format.
 fn dcs_error(code: &str, msg: &str) -> Value {
     json!({ "error_code": code, "error_msg": msg, "error_ext_msg": null })
@@ -315,7 +327,10 @@ async fn answer(
         "{method} {uri} -> {} (request id {request_id})",
         status.as_u16()
     );
-    let body = serde_json::to_vec(&value).unwrap_or_default();
+    let body = match value {
+        Reply::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+        Reply::Raw(bytes) => bytes,
+    };
     let mut response = (
         status,
         [(
@@ -339,7 +354,7 @@ impl Inner {
         headers: &HeaderMap,
         body: &[u8],
         request_id: &str,
-    ) -> (StatusCode, Value, Vec<String>) {
+    ) -> (StatusCode, Reply, Vec<String>) {
         if let Some((ak, sk)) = &self.config.credentials
             && let Err(why) = verify_signature(ak, sk, method, uri, headers, body)
         {
@@ -349,7 +364,8 @@ impl Inner {
                     "error_code": "APIGW.0301",
                     "error_msg": format!("Incorrect IAM authentication information: {why}"),
                     "request_id": request_id,
-                }),
+                })
+                .into(),
                 Vec::new(),
             );
         }
@@ -359,7 +375,7 @@ impl Inner {
             _ => {
                 return (
                     StatusCode::NOT_FOUND,
-                    dcs_error("DCS.4001", "The requested URL was not found."),
+                    dcs_error("DCS.4001", "The requested URL was not found.").into(),
                     Vec::new(),
                 );
             }
@@ -369,7 +385,7 @@ impl Inner {
         {
             return (
                 StatusCode::UNAUTHORIZED,
-                dcs_error("DCS.1004", "The project ID does not match the token."),
+                dcs_error("DCS.1004", "The project ID does not match the token.").into(),
                 Vec::new(),
             );
         }
@@ -378,8 +394,10 @@ impl Inner {
                 .into_owned()
                 .collect();
         if *method == Method::GET {
-            let (status, value) = self.list(&query);
-            (status, value, Vec::new())
+            match self.list(&query) {
+                Ok(body) => (StatusCode::OK, Reply::Raw(body), Vec::new()),
+                Err(value) => (StatusCode::BAD_REQUEST, value.into(), Vec::new()),
+            }
         } else if *method == Method::DELETE && self.config.fail_delete_requests > 0 {
             self.config.fail_delete_requests -= 1;
             (
@@ -387,41 +405,35 @@ impl Inner {
                 dcs_error(
                     "DCS.5000",
                     "Internal server error (injected by the emulator).",
-                ),
+                )
+                .into(),
                 Vec::new(),
             )
         } else if *method == Method::DELETE {
-            self.batch_delete(param(&query, "all_failure") == Some("true"), body)
+            let (status, value, ids) =
+                self.batch_delete(param(&query, "all_failure") == Some("true"), body);
+            (status, value.into(), ids)
         } else {
             (
                 StatusCode::NOT_FOUND,
-                dcs_error("DCS.4001", "The requested URL was not found."),
+                dcs_error("DCS.4001", "The requested URL was not found.").into(),
                 Vec::new(),
             )
         }
     }
 
-    fn list(&self, query: &[(String, String)]) -> (StatusCode, Value) {
+    /// The list answer's body, written straight from the instances; `Err` is a 400 body.
+    fn list(&self, query: &[(String, String)]) -> std::result::Result<Vec<u8>, Value> {
         let param = |k: &str| param(query, k);
         let offset = match param("offset").map(str::parse::<i64>) {
             None => 0,
             Some(Ok(n)) if n >= 0 => n,
-            Some(_) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    dcs_error("DCS.4800", "Invalid offset in the request."),
-                );
-            }
+            Some(_) => return Err(dcs_error("DCS.4800", "Invalid offset in the request.")),
         };
         let limit = match param("limit").map(str::parse::<i64>) {
             None => 10,
             Some(Ok(n)) if (1..=LIST_LIMIT as i64).contains(&n) => n,
-            Some(_) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    dcs_error("DCS.4800", "Invalid limit in the request."),
-                );
-            }
+            Some(_) => return Err(dcs_error("DCS.4800", "Invalid limit in the request.")),
         };
         let include_failure = param("include_failure") == Some("true");
         let name_equal = param("name_equal") == Some("true");
@@ -447,14 +459,20 @@ impl Inner {
         let end = start
             .saturating_add(usize::try_from(limit).unwrap_or(0))
             .min(visible.len());
-        let page: Vec<Value> = visible[start..end]
-            .iter()
-            .map(|i| i.to_api_json())
-            .collect();
-        (
-            StatusCode::OK,
-            json!({ "instance_num": visible.len(), "instances": page }),
-        )
+        // `{"instance_num":N,"instances":[...]}`, each instance serialised in place: no
+        // `Value` per instance, so large pages cost the emulator little.
+        let mut out = Vec::with_capacity(64 + (end - start) * 1400);
+        out.extend_from_slice(
+            format!("{{\"instance_num\":{},\"instances\":[", visible.len()).as_bytes(),
+        );
+        for (n, inst) in visible[start..end].iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            inst.write_api_json(&mut out);
+        }
+        out.extend_from_slice(b"]}");
+        Ok(out)
     }
 
     fn batch_delete(&mut self, all_failure: bool, body: &[u8]) -> (StatusCode, Value, Vec<String>) {
