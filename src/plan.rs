@@ -186,18 +186,131 @@ fn skip_reason(
 ///
 /// Returns one message per entry whose `id` and `name` disagree with the live instances;
 /// such a manifest is not planned at all, so nothing can be deleted because of it.
+///
+/// This copies the instances into the plan; [`plan_owned`] moves them instead.
 pub fn plan(
     entries: &[Entry],
     rules: &Rules,
     live: &[Instance],
     now: time::OffsetDateTime,
 ) -> Result<Plan, Vec<String>> {
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(live.len());
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(live.len());
-    for (i, inst) in live.iter().enumerate() {
-        by_id.insert(inst.id.as_str(), i);
-        by_name.entry(inst.name.as_str()).or_default().push(i);
+    plan_owned(entries, rules, live.to_vec(), now)
+}
+
+/// [`plan`], moving the live instances into the plan rather than copying them: for a large
+/// project, the listing is the biggest value the tool holds, and this keeps one copy of it.
+pub fn plan_owned(
+    entries: &[Entry],
+    rules: &Rules,
+    live: Vec<Instance>,
+    now: time::OffsetDateTime,
+) -> Result<Plan, Vec<String>> {
+    let (declared_by, missing) = match_entries(entries, &live)?;
+
+    // Where each instance goes, decided before anything moves, so that every list of the plan
+    // is allocated once at its final size.
+    enum Place {
+        OutOfScope,
+        Keep(usize),
+        Protected(String),
+        Skip(String),
+        Delete,
     }
+    let places: Vec<Place> = live
+        .iter()
+        .zip(&declared_by)
+        .map(|(inst, by)| {
+            if !rules.scope.contains(inst) {
+                Place::OutOfScope
+            } else if let Some(index) = *by {
+                Place::Keep(index)
+            } else if let Some((n, rule)) = rules
+                .protect
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.matches(inst))
+            {
+                Place::Protected(format!("protected by protect[{n}] ({})", rule.describe()))
+            } else if let Some(reason) = skip_reason(inst, rules.guards.min_age, now) {
+                Place::Skip(reason)
+            } else {
+                Place::Delete
+            }
+        })
+        .collect();
+    drop(declared_by);
+    let count = |f: fn(&Place) -> bool| places.iter().filter(|p| f(p)).count();
+    let mut plan = Plan {
+        delete: Vec::with_capacity(count(|p| matches!(p, Place::Delete))),
+        keep: Vec::with_capacity(count(|p| matches!(p, Place::Keep(_)))),
+        protected: Vec::with_capacity(count(|p| matches!(p, Place::Protected(_)))),
+        skip: Vec::with_capacity(count(|p| matches!(p, Place::Skip(_)))),
+        out_of_scope: Vec::with_capacity(count(|p| matches!(p, Place::OutOfScope))),
+        missing,
+        declared: entries.len(),
+    };
+    for (instance, place) in live.into_iter().zip(places) {
+        match place {
+            Place::OutOfScope => plan.out_of_scope.push(instance),
+            Place::Keep(index) => {
+                // Entries are numbered by position, so this is a lookup, not a search.
+                let entry = entries
+                    .get(index)
+                    .filter(|e| e.index == index)
+                    .or_else(|| entries.iter().find(|e| e.index == index));
+                let reason = match entry {
+                    Some(e) => format!("declared by {}", e.label()),
+                    None => format!("declared by instances[{index}]"),
+                };
+                plan.keep.push(Decision { instance, reason });
+            }
+            Place::Protected(reason) => plan.protected.push(Decision { instance, reason }),
+            Place::Skip(reason) => plan.skip.push(Decision { instance, reason }),
+            Place::Delete => plan.delete.push(Decision {
+                instance,
+                reason: "not declared in the manifest".to_owned(),
+            }),
+        }
+    }
+    let order = |a: &Decision, b: &Decision| {
+        (&a.instance.name, &a.instance.id).cmp(&(&b.instance.name, &b.instance.id))
+    };
+    plan.delete.sort_by(order);
+    plan.keep.sort_by(order);
+    plan.protected.sort_by(order);
+    plan.skip.sort_by(order);
+    plan.out_of_scope
+        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(plan)
+}
+
+/// For each live instance, the index of the first entry that declares it; and the entries that
+/// match nothing.
+type Matches = (Vec<Option<usize>>, Vec<Entry>);
+
+/// The [`Matches`] of `entries` among `live`. `Err`: the id/name conflicts.
+fn match_entries(entries: &[Entry], live: &[Instance]) -> Result<Matches, Vec<String>> {
+    const NONE: usize = usize::MAX;
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(live.len());
+    // Instances of the same name form a chain: `first_named[name]`, then `next_named[i]`, in
+    // listing order (no list allocated per name).
+    let mut first_named: HashMap<&str, usize> = HashMap::with_capacity(live.len());
+    let mut next_named: Vec<usize> = vec![NONE; live.len()];
+    for (i, inst) in live.iter().enumerate().rev() {
+        by_id.insert(inst.id.as_str(), i);
+        if let Some(next) = first_named.insert(inst.name.as_str(), i) {
+            next_named[i] = next;
+        }
+    }
+    let named = |name: &str| -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut at = first_named.get(name).copied().unwrap_or(NONE);
+        while at != NONE {
+            out.push(at);
+            at = next_named[at];
+        }
+        out
+    };
 
     // For each live instance, the first entry that declares it.
     let mut declared_by: Vec<Option<usize>> = vec![None; live.len()];
@@ -220,20 +333,22 @@ pub fn plan(
                     vec![i]
                 }
                 None => {
-                    if let Some(name) = name
-                        && let Some(others) = by_name.get(name.as_str())
-                    {
-                        let ids: Vec<&str> = others.iter().map(|&i| live[i].id.as_str()).collect();
-                        conflicts.push(format!(
-                            "{}: no live instance has id {id}, but `{name}` exists with id {}",
-                            entry.label(),
-                            ids.join(", ")
-                        ));
+                    if let Some(name) = name {
+                        let others = named(name);
+                        if !others.is_empty() {
+                            let ids: Vec<&str> =
+                                others.iter().map(|&i| live[i].id.as_str()).collect();
+                            conflicts.push(format!(
+                                "{}: no live instance has id {id}, but `{name}` exists with id {}",
+                                entry.label(),
+                                ids.join(", ")
+                            ));
+                        }
                     }
                     Vec::new()
                 }
             },
-            (None, Some(name)) => by_name.get(name.as_str()).cloned().unwrap_or_default(),
+            (None, Some(name)) => named(name),
             (None, None) => Vec::new(),
         };
         if matched.is_empty() {
@@ -243,54 +358,11 @@ pub fn plan(
             declared_by[i].get_or_insert(entry.index);
         }
     }
-    if !conflicts.is_empty() {
-        return Err(conflicts);
+    if conflicts.is_empty() {
+        Ok((declared_by, missing))
+    } else {
+        Err(conflicts)
     }
-
-    let mut plan = Plan {
-        missing,
-        declared: entries.len(),
-        ..Plan::default()
-    };
-    for (inst, by) in live.iter().zip(declared_by) {
-        let instance = inst.clone();
-        if !rules.scope.contains(inst) {
-            plan.out_of_scope.push(instance);
-        } else if let Some(index) = by {
-            let reason = match entries.iter().find(|e| e.index == index) {
-                Some(e) => format!("declared by {}", e.label()),
-                None => format!("declared by instances[{index}]"),
-            };
-            plan.keep.push(Decision { instance, reason });
-        } else if let Some((n, rule)) = rules
-            .protect
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.matches(inst))
-        {
-            plan.protected.push(Decision {
-                instance,
-                reason: format!("protected by protect[{n}] ({})", rule.describe()),
-            });
-        } else if let Some(reason) = skip_reason(inst, rules.guards.min_age, now) {
-            plan.skip.push(Decision { instance, reason });
-        } else {
-            plan.delete.push(Decision {
-                instance,
-                reason: "not declared in the manifest".to_owned(),
-            });
-        }
-    }
-    let order = |a: &Decision, b: &Decision| {
-        (&a.instance.name, &a.instance.id).cmp(&(&b.instance.name, &b.instance.id))
-    };
-    plan.delete.sort_by(order);
-    plan.keep.sort_by(order);
-    plan.protected.sort_by(order);
-    plan.skip.sort_by(order);
-    plan.out_of_scope
-        .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    Ok(plan)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::api::DeleteOutcome;
@@ -234,6 +235,105 @@ pub fn plan_json(plan: &Plan, ctx: &PlanContext) -> Value {
     })
 }
 
+/// Writes [`plan_json`]'s document, pretty-printed, without building it in memory: the same
+/// bytes as `serde_json::to_string_pretty(&plan_json(plan, ctx))`, but a plan of 100,000
+/// instances does not become 100,000 JSON maps first. No trailing newline.
+pub fn write_plan_json(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Result<()> {
+    // Fields in alphabetical order: the order `serde_json::Value` objects are written in.
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        created_at: &'a str,
+        delete: Decisions<'a>,
+        endpoint: &'a str,
+        format_version: &'a str,
+        keep: Decisions<'a>,
+        manifest: Manifest<'a>,
+        missing: Vec<Missing<'a>>,
+        out_of_scope: usize,
+        project_id: &'a str,
+        protected: Decisions<'a>,
+        refusals: &'a [String],
+        skip: Decisions<'a>,
+        summary: Summary,
+    }
+    #[derive(Serialize)]
+    struct Manifest<'a> {
+        path: &'a str,
+        sha256: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Missing<'a> {
+        id: &'a Option<String>,
+        index: usize,
+        name: &'a Option<String>,
+    }
+    #[derive(Serialize)]
+    struct Summary {
+        delete: usize,
+        keep: usize,
+        missing: usize,
+        out_of_scope: usize,
+        protected: usize,
+        skip: usize,
+    }
+    struct Decisions<'a>(&'a [Decision]);
+    impl Serialize for Decisions<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|d| InstanceDoc {
+                charging_mode: d.instance.charging_mode,
+                created_at: &d.instance.created_at,
+                id: &d.instance.id,
+                name: &d.instance.name,
+                reason: &d.reason,
+                status: &d.instance.status,
+            }))
+        }
+    }
+    #[derive(Serialize)]
+    struct InstanceDoc<'a> {
+        charging_mode: Option<i64>,
+        created_at: &'a Option<String>,
+        id: &'a str,
+        name: &'a str,
+        reason: &'a str,
+        status: &'a str,
+    }
+    let doc = Doc {
+        created_at: &ctx.created_at,
+        delete: Decisions(&plan.delete),
+        endpoint: &ctx.endpoint,
+        format_version: FORMAT_VERSION,
+        keep: Decisions(&plan.keep),
+        manifest: Manifest {
+            path: &ctx.manifest,
+            sha256: &ctx.manifest_sha256,
+        },
+        missing: plan
+            .missing
+            .iter()
+            .map(|e| Missing {
+                id: &e.id,
+                index: e.index,
+                name: &e.name,
+            })
+            .collect(),
+        out_of_scope: plan.out_of_scope.len(),
+        project_id: &ctx.project_id,
+        protected: Decisions(&plan.protected),
+        refusals: &ctx.refusals,
+        skip: Decisions(&plan.skip),
+        summary: Summary {
+            delete: plan.delete.len(),
+            keep: plan.keep.len(),
+            missing: plan.missing.len(),
+            out_of_scope: plan.out_of_scope.len(),
+            protected: plan.protected.len(),
+            skip: plan.skip.len(),
+        },
+    };
+    serde_json::to_writer_pretty(w, &doc).map_err(io::Error::other)
+}
+
 /// One line of the apply report.
 pub fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &DeleteOutcome) -> io::Result<()> {
     match outcome {
@@ -335,6 +435,45 @@ mod tests {
             out.contains("Apply would refuse this plan: too many"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn streamed_json_is_byte_for_byte_the_document() {
+        let mut kept = decision("id-1", "a", "declared by instances[0] (name: a)");
+        kept.instance.created_at = None;
+        kept.instance.charging_mode = None;
+        let plan = Plan {
+            delete: vec![
+                decision("id-2", "b", "not declared in the manifest"),
+                decision("id-4", "d \"quoted\" ü", "not declared in the manifest"),
+            ],
+            keep: vec![kept],
+            protected: vec![decision("id-5", "e", "protected by protect[0] (id: id-5)")],
+            skip: vec![decision("id-3", "c", "prepaid")],
+            out_of_scope: vec![decision("id-6", "f", "").instance],
+            missing: vec![
+                Entry {
+                    index: 0,
+                    id: Some("x".to_owned()),
+                    name: None,
+                },
+                Entry {
+                    index: 1,
+                    id: None,
+                    name: Some("y".to_owned()),
+                },
+            ],
+            declared: 2,
+        };
+        let mut c = ctx();
+        c.refusals = vec!["too many".to_owned()];
+        for (plan, c) in [(&plan, &c), (&Plan::default(), &ctx())] {
+            let mut out = Vec::new();
+            write_plan_json(&mut out, plan, c).unwrap_or_else(|e| panic!("{e}"));
+            let want =
+                serde_json::to_string_pretty(&plan_json(plan, c)).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(String::from_utf8_lossy(&out), want);
+        }
     }
 
     #[test]

@@ -126,8 +126,9 @@ fn connect(target: &Target, env: &Env, options: &ClientOptions) -> Result<Client
 }
 
 /// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
-fn plan_against(manifest: &Manifest, live: &[Instance], now: OffsetDateTime) -> Result<Plan> {
-    plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
+/// The instances move into the plan (one copy of a large listing, not two).
+fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -> Result<Plan> {
+    plan::plan_owned(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
         let file = manifest.path.display().to_string();
         let mut lines: Vec<String> = conflicts
             .into_iter()
@@ -159,7 +160,7 @@ async fn make_plan(
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
-    let plan = plan_against(&manifest, &live, now)?;
+    let plan = plan_against(&manifest, live, now)?;
     let overrides = overrides(guards);
     let context = PlanContext {
         manifest: manifest.path.display().to_string(),
@@ -177,6 +178,15 @@ async fn make_plan(
         context,
         overrides,
     })
+}
+
+/// The text plan through a buffer: a plan can list 100,000 instances, and stdout is
+/// line-buffered (one write per line otherwise).
+fn plan_text_buffered(out: &mut dyn Write, plan: &Plan, context: &PlanContext) -> Result<()> {
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
+    render::plan_text(&mut buffered, plan, context)
+        .and_then(|()| buffered.flush())
+        .map_err(write_err)
 }
 
 fn to_json(doc: &serde_json::Value) -> Result<String> {
@@ -201,10 +211,14 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
     let p = make_plan(cli, &args.manifest.file, args.guards, args.net, env).await?;
     match args.format {
-        Format::Text => render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?,
+        Format::Text => plan_text_buffered(io.out, &p.plan, &p.context)?,
         Format::Json => {
-            let text = to_json(&render::plan_json(&p.plan, &p.context))?;
-            writeln!(io.out, "{text}").map_err(write_err)?;
+            // Streamed: a large plan is never built as one JSON value.
+            let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut *io.out);
+            render::write_plan_json(&mut buffered, &p.plan, &p.context)
+                .and_then(|()| writeln!(buffered))
+                .and_then(|()| buffered.flush())
+                .map_err(write_err)?;
         }
     }
     if let Some(out) = &args.out {
@@ -235,7 +249,7 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
     let p = make_plan(cli, &file, args.guards, args.net, env).await?;
-    render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?;
+    plan_text_buffered(io.out, &p.plan, &p.context)?;
     io.out.flush().map_err(write_err)?;
     refuse_if_guarded(&p.context.refusals)?;
     if p.plan.is_empty() {
@@ -356,7 +370,7 @@ async fn apply_saved(
     let client = connect(&target, env, &client_options(args.net))?;
     let live = client.list_instances().await?;
     let now = OffsetDateTime::now_utc();
-    let fresh = plan_against(&manifest, &live, now).map_err(|e| {
+    let fresh = plan_against(&manifest, live.clone(), now).map_err(|e| {
         Error::Guard(format!(
             "the saved plan {origin} is stale: its manifest now conflicts with the live \
              instances; nothing was deleted:\n{e}"
