@@ -28,9 +28,27 @@ use crate::model::{Entry, Guards, Limit, NameGlob, NameRegex, ProtectRule, Rules
 /// A manifest larger than this is refused before parsing.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The environment variables that hold credentials, named when a manifest tries to hold one.
-const CREDENTIAL_VARIABLES: &str =
-    "HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and HUAWEICLOUD_SDK_SECURITY_TOKEN";
+/// Keys that would hold a secret. The manifest lives in Git, so any of them, even with an empty
+/// or null value, is refused with a pointer to where credentials go. They are deliberately not
+/// fields of the manifest, so they never show up among the "expected" keys of an error.
+const SECRET_KEYS: [&str; 10] = [
+    "ak",
+    "sk",
+    "access_key",
+    "secret_key",
+    "secret_access_key",
+    "security_token",
+    "token",
+    "auth_token",
+    "password",
+    "passwd",
+];
+
+/// Where credentials go instead, named when a manifest tries to hold one.
+const CREDENTIALS_ADVICE: &str = "credentials do not belong in the manifest (it is kept in Git); \
+     remove the key and set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and \
+     HW_SECRET_KEY, the ~/.huaweicloud/credentials file, or HW_AUTH_TOKEN) in the environment \
+     instead; see docs/authentication.md";
 
 /// A parsed, validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +123,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
     }
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
         let (location, message) = split_yaml_error(&e, &display);
-        fail(location, message)
+        fail(location, refuse_secret_key(message))
     })?;
     let instances = raw.instances.ok_or_else(|| {
         fail(
@@ -147,6 +165,23 @@ fn is_empty_document(text: &str) -> bool {
     })
 }
 
+/// Replaces an "unknown field" error about a key that would hold a secret (at any level) with
+/// the advice of where credentials go. The value is never part of the message.
+fn refuse_secret_key(message: String) -> String {
+    for marker in ["unknown field `", "unknown key `"] {
+        let Some(at) = message.find(marker) else {
+            continue;
+        };
+        let rest = &message[at + marker.len()..];
+        if let Some((key, _)) = rest.split_once('`')
+            && SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+        {
+            return format!("{}`{key}`: {CREDENTIALS_ADVICE}", &message[..at]);
+        }
+    }
+    message
+}
+
 /// Splits a serde_yaml error into `file:line:column` and its message without the location.
 fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
     let text = e.to_string();
@@ -173,24 +208,6 @@ struct RawManifest {
     scope: Option<RawScope>,
     protect: Option<ProtectList>,
     guards: Option<RawGuards>,
-    // Secrets never belong in a file that lives in Git: these keys are named so that the error
-    // can say where credentials go instead of a bare "unknown field".
-    #[serde(default, rename = "ak")]
-    _ak: Option<Secret>,
-    #[serde(default, rename = "sk")]
-    _sk: Option<Secret>,
-    #[serde(default, rename = "access_key")]
-    _access_key: Option<Secret>,
-    #[serde(default, rename = "secret_key")]
-    _secret_key: Option<Secret>,
-    #[serde(default, rename = "security_token")]
-    _security_token: Option<Secret>,
-    #[serde(default, rename = "token")]
-    _token: Option<Secret>,
-    #[serde(default, rename = "auth_token")]
-    _auth_token: Option<Secret>,
-    #[serde(default, rename = "password")]
-    _password: Option<Secret>,
 }
 
 /// `scope:`: every selector given must match for an instance to be managed.
@@ -467,59 +484,6 @@ impl<'de> Deserialize<'de> for ProtectItem {
     }
 }
 
-/// A key that would hold a secret: its presence alone is an error.
-struct Secret;
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        // Refused from inside a visitor, so that the error carries the value's line.
-        d.deserialize_any(SecretVisitor)
-    }
-}
-
-struct SecretVisitor;
-
-impl SecretVisitor {
-    fn refuse<E: de::Error>() -> std::result::Result<Secret, E> {
-        Err(E::custom(format!(
-            "credentials do not belong in the manifest (it is kept in Git); \
-             remove the key and set {CREDENTIAL_VARIABLES} in the environment instead"
-        )))
-    }
-}
-
-impl<'de> Visitor<'de> for SecretVisitor {
-    type Value = Secret;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("nothing: credentials do not belong in the manifest")
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_unit<E: de::Error>(self) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
-        Self::refuse()
-    }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
-        Self::refuse()
-    }
-}
-
 /// The `instances:` list, validated while it is read so that errors carry the line.
 struct Instances(Vec<Entry>);
 
@@ -770,10 +734,41 @@ mod tests {
             "password",
             "security_token",
         ] {
-            let e = error_of(&format!("instances: []\n{key}: hunter2\n"));
-            assert!(e.contains("HUAWEICLOUD_SDK_SK"), "{key}: {e}");
-            assert!(!e.contains("hunter2"), "{key}: {e}");
-            assert!(e.starts_with("dcs.yaml:2:"), "{key}: {e}");
+            for value in [
+                "hunter2",
+                "~",
+                "null",
+                "''",
+                "{a: hunter2}",
+                "[hunter2]",
+                "",
+            ] {
+                let e = error_of(&format!("instances: []\n{key}: {value}\n"));
+                assert!(e.contains("HUAWEICLOUD_SDK_SK"), "{key}: {value}: {e}");
+                assert!(e.contains("credentials do not belong"), "{key}: {e}");
+                assert!(!e.contains("hunter2"), "{key}: {e}");
+                assert!(e.starts_with("dcs.yaml:2:"), "{key}: {e}");
+            }
+        }
+        // Upper case, and inside an entry or a nested section, too.
+        for text in [
+            "instances: []\nSK: hunter2\n",
+            "instances:\n  - name: a\n    password: hunter2\n",
+            "instances: []\nguards:\n  token: ~\n",
+        ] {
+            let e = error_of(text);
+            assert!(e.contains("credentials do not belong"), "{text}: {e}");
+            assert!(!e.contains("hunter2"), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_do_not_suggest_secret_keys() {
+        let e = error_of("instances: []\nregoin: cn-north-4\n");
+        assert!(e.contains("unknown field `regoin`"), "{e}");
+        assert!(e.contains("`region`"), "{e}");
+        for key in SECRET_KEYS {
+            assert!(!e.contains(&format!("`{key}`")), "{key}: {e}");
         }
     }
 

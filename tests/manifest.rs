@@ -72,7 +72,7 @@ fn bad_manifests_give_one_clear_line_and_send_nothing() {
         (
             "a secret",
             format!("{head}instances: []\nsk: abc\n"),
-            "dcs.yaml:4:5",
+            "dcs.yaml:4:1",
             "credentials do not belong in the manifest",
         ),
         (
