@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -18,10 +19,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Examples:\n  \
         dcs-reconcile demo                     # try it all against the built-in emulator\n  \
         dcs-reconcile validate -f dcs.yaml     # check the manifest, no network\n  \
+        dcs-reconcile whoami -f dcs.yaml       # which credentials, project and endpoint\n  \
         dcs-reconcile plan -f dcs.yaml         # what would be deleted\n  \
         dcs-reconcile apply -f dcs.yaml        # delete it, after typing `yes`\n\n\
-        Credentials come from HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and \
-        HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials).\n\
+        Credentials come from, in this order: HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, \
+        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN \
+        (see docs/authentication.md; `dcs-reconcile whoami` shows what is used).\n\
         Exit codes: 0 ok, 1 error (nothing deleted), 2 plan --detailed-exitcode with deletions \
         pending, 3 refused by a safety guard, 4 some deletions failed."
 )]
@@ -41,6 +44,14 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// How long to wait for a connection (TCP and TLS), e.g. 10s [default: 10s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// How long one request may take in all, e.g. 60s or 2m [default: 60s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 
     /// What to do.
     #[command(subcommand)]
@@ -70,6 +81,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  dcs-reconcile validate -f dcs.yaml")]
     Validate(ManifestArg),
 
+    /// Show which credentials, project, region and endpoint would be used; nothing secret.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile whoami -f dcs.yaml\n  \
+        HW_REGION_NAME=cn-north-4 dcs-reconcile whoami   # without a manifest\n\n\
+        Contacts nothing, except IAM when the project id must be looked up by region.")]
+    Whoami(WhoamiArgs),
+
     /// Run the built-in DCS emulator on a loopback address until interrupted.
     #[command(after_help = "Examples:\n  \
         dcs-reconcile emulator --listen 127.0.0.1:8080 --generate 50\n  \
@@ -96,6 +114,27 @@ pub struct ManifestArg {
         default_value = "dcs.yaml"
     )]
     pub file: PathBuf,
+}
+
+/// Arguments of `whoami`.
+#[derive(Debug, Args, Clone)]
+pub struct WhoamiArgs {
+    /// The manifest [default: dcs.yaml, if it exists].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// A duration: `30s`, `2m`, `1m30s`, `500ms`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let d = match t.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t).map_err(|e| format!("{e} (e.g. 30s, 2m)"))?,
+    };
+    if d.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(d)
 }
 
 /// Output formats of `plan`.
@@ -184,6 +223,10 @@ pub struct EmulatorArgs {
     /// Secret key that signatures are checked with (with --ak).
     #[arg(long, value_name = "SK", requires = "ak")]
     pub sk: Option<String>,
+
+    /// Also accept requests that carry `X-Auth-Token: TOKEN` instead of a signature.
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
 
     /// Fault injection: answer `failed` when asked to delete this id (repeatable).
     #[arg(long, value_name = "ID")]

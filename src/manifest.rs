@@ -71,6 +71,22 @@ pub struct Manifest {
     pub text: String,
 }
 
+impl Manifest {
+    /// A manifest with nothing in it, for commands that can run without a file (`whoami`).
+    pub fn empty(path: &Path) -> Manifest {
+        Manifest {
+            path: path.to_path_buf(),
+            project_id: None,
+            region: None,
+            endpoint: None,
+            instances: Vec::new(),
+            rules: Rules::default(),
+            sha256: String::new(),
+            text: String::new(),
+        }
+    }
+}
+
 /// Reads and validates the manifest at `path`.
 pub fn load(path: &Path) -> Result<Manifest> {
     let display = path.display().to_string();

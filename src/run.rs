@@ -12,11 +12,12 @@ use crate::api::{Client, ClientOptions};
 use crate::apply;
 use crate::cli::{
     ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, Format, GuardArgs, ManifestArg,
-    PlanArgs,
+    PlanArgs, WhoamiArgs,
 };
 use crate::config::{self, Env, Target};
 use crate::emulator::{self, EmulatorConfig};
 use crate::error::{EXIT_CHANGES, EXIT_OK, Error, Result};
+use crate::identity;
 use crate::manifest::{self, Manifest};
 use crate::model::Instance;
 use crate::plan::{self, Decision, Overrides, Plan};
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli, env: &Env, io: &mut Io<'_>) -> Result<u8> {
         Command::Validate(ref args) => validate(&cli, args, io),
         Command::Plan(ref args) => plan_command(&cli, args, env, io).await,
         Command::Apply(ref args) => apply_command(&cli, args, env, io).await,
+        Command::Whoami(ref args) => whoami(&cli, args, env, io).await,
         Command::Emulator(ref args) => run_emulator(args, cli.project_id.as_deref(), io).await,
         // Boxed: the demo runs the other commands through this function.
         Command::Demo => Box::pin(crate::demo::run(io.out)).await,
@@ -99,22 +101,50 @@ fn now_rfc3339(now: OffsetDateTime) -> String {
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
 }
 
-/// A signed client for `target`, with credentials from the environment.
-fn connect(target: &Target, env: &Env) -> Result<Client> {
-    let credentials = config::credentials(env)?;
-    tracing::info!(
-        endpoint = %target.endpoint,
-        project_id = %target.project_id,
-        ak = %credentials.masked_ak(),
-        "credentials from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK{}",
-        if credentials.security_token.is_some() { " with a security token" } else { "" }
-    );
+/// Transport settings from the command line.
+fn client_options(cli: &Cli) -> ClientOptions {
+    let mut options = ClientOptions::default();
+    if let Some(t) = cli.connect_timeout {
+        options.connect_timeout = t;
+    }
+    if let Some(t) = cli.timeout {
+        options.request_timeout = t;
+    }
+    options
+}
+
+/// A client for `target`, with credentials from the credential chain.
+fn connect(target: &Target, env: &Env, options: &ClientOptions) -> Result<Client> {
+    let chain = config::credential_chain(env)?;
+    identity::log_credentials(&chain);
+    tracing::info!(endpoint = %target.endpoint, project_id = %target.project_id, "target");
     Client::new(
         target.endpoint.clone(),
         target.project_id.clone(),
-        credentials,
-        &ClientOptions::default(),
+        chain.auth,
+        options,
     )
+}
+
+/// `whoami`: which credentials, project, region and endpoint a run would use.
+async fn whoami(cli: &Cli, args: &WhoamiArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    let default = Path::new(DEFAULT_MANIFEST);
+    let manifest = match &args.file {
+        Some(file) => manifest::load(file)?,
+        None if default.exists() => manifest::load(default)?,
+        None => Manifest::empty(default),
+    };
+    let id = identity::identify(
+        cli.endpoint.as_deref(),
+        cli.project_id.as_deref(),
+        &manifest,
+        env,
+        &client_options(cli),
+    )
+    .await?;
+    id.log();
+    id.describe(io.out).map_err(write_err)?;
+    Ok(EXIT_OK)
 }
 
 /// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
@@ -136,12 +166,18 @@ fn plan_against(manifest: &Manifest, live: &[Instance], now: OffsetDateTime) -> 
 
 async fn make_plan(cli: &Cli, file: &Path, guards: GuardArgs, env: &Env) -> Result<Planned> {
     let manifest = manifest::load(file)?;
-    let target = config::resolve_target(
+    let options = client_options(cli);
+    let id = identity::identify(
         cli.endpoint.as_deref(),
         cli.project_id.as_deref(),
         &manifest,
-    )?;
-    let client = connect(&target, env)?;
+        env,
+        &options,
+    )
+    .await?;
+    id.log();
+    let target = id.target();
+    let client = id.client(&options)?;
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
@@ -339,7 +375,7 @@ async fn apply_saved(
         endpoint,
         project_id: saved.project_id.clone(),
     };
-    let client = connect(&target, env)?;
+    let client = connect(&target, env, &client_options(cli))?;
     let live = client.list_instances().await?;
     let now = OffsetDateTime::now_utc();
     let fresh = plan_against(&manifest, &live, now).map_err(|e| {
@@ -503,8 +539,10 @@ async fn run_emulator(
         instances,
         fail_delete: args.fail_delete.clone(),
         fail_delete_requests: args.fail_delete_requests,
+        auth_token: args.auth_token.clone(),
+        ..EmulatorConfig::default()
     };
-    let signed = config.credentials.is_some();
+    let signed = config.credentials.is_some() || config.auth_token.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::Emulator(format!("cannot listen on {}: {e}", args.listen)))?;

@@ -6,8 +6,11 @@
 //! It validates `offset`/`limit` (default 10, 1..=1000) like the API, answers errors with
 //! DCS-style bodies, caps a batch delete at 50 ids (`DCS.4100`), reports per-id results (unknown,
 //! prepaid or busy instances `failed`), puts `X-Request-Id` on every answer, and, when given an
-//! AK/SK, verifies `SDK-HMAC-SHA256` signatures (401 `APIGW.0301` when wrong). State lives in
-//! memory and can be loaded from and saved to a JSON file in the API's own instance format.
+//! AK/SK, verifies `SDK-HMAC-SHA256` signatures (401 `APIGW.0301` when wrong), including the
+//! signed `X-Security-Token` of temporary credentials; it can also accept an `X-Auth-Token`.
+//! It serves IAM's `GET /v3/projects?name=<region>` too, so the project-id lookup is tested.
+//! State lives in memory and can be loaded from and saved to a JSON file in the API's own
+//! instance format.
 //!
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 
@@ -32,13 +35,28 @@ use crate::error::{Error, Result};
 /// The statuses in which the emulator, like the API, accepts a deletion.
 const DELETABLE: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
 
+/// The region name of the one project the emulated IAM knows by default.
+pub const DEFAULT_REGION: &str = "cn-north-4";
+
+/// The id of that project when the emulator serves any project id.
+pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+
 /// How the emulator starts.
 #[derive(Debug, Clone, Default)]
 pub struct EmulatorConfig {
     /// Only this project id is served (others get 401 `DCS.1004`); `None` serves any.
     pub project_id: Option<String>,
-    /// When set, every request must be signed with this AK/SK.
+    /// When set, every request must be signed with this AK/SK (unless it carries the
+    /// [`EmulatorConfig::auth_token`]).
     pub credentials: Option<(String, String)>,
+    /// When set, signed requests must carry this `X-Security-Token`, and sign it (temporary
+    /// credentials).
+    pub security_token: Option<String>,
+    /// When set, requests may authenticate with `X-Auth-Token: <this>` instead of a signature.
+    pub auth_token: Option<String>,
+    /// The projects IAM (`GET /v3/projects?name=`) knows, as (name, id). `None`: one project
+    /// named [`DEFAULT_REGION`] whose id is `project_id` (or [`DEFAULT_PROJECT_ID`]).
+    pub iam_projects: Option<Vec<(String, String)>>,
     /// Where to save the state after every change (and from where it was loaded).
     pub state_file: Option<PathBuf>,
     /// The instances at start.
@@ -286,6 +304,9 @@ async fn handle(
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if uri.path().starts_with("/v3/") {
+            response.headers_mut().insert("x-iam-trace-id", v.clone());
+        }
         response.headers_mut().insert("x-request-id", v);
     }
     response
@@ -300,9 +321,7 @@ impl Inner {
         body: &[u8],
         request_id: &str,
     ) -> (StatusCode, Value, Vec<String>) {
-        if let Some((ak, sk)) = &self.config.credentials
-            && let Err(why) = verify_signature(ak, sk, method, uri, headers, body)
-        {
+        if let Err(why) = self.authenticate(method, uri, headers, body) {
             return (
                 StatusCode::UNAUTHORIZED,
                 json!({
@@ -312,6 +331,9 @@ impl Inner {
                 }),
                 Vec::new(),
             );
+        }
+        if uri.path().trim_end_matches('/') == "/v3/projects" && *method == Method::GET {
+            return (StatusCode::OK, self.iam_projects(uri), Vec::new());
         }
         let segments: Vec<&str> = uri.path().trim_end_matches('/').split('/').collect();
         let project = match segments.as_slice() {
@@ -359,6 +381,92 @@ impl Inner {
                 Vec::new(),
             )
         }
+    }
+
+    /// Checks how the request authenticates: a known `X-Auth-Token`, or a valid signature
+    /// (with the security token signed, when one is configured). Without credentials or a
+    /// token configured, anything goes.
+    fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> std::result::Result<(), String> {
+        if let Some(given) = headers.get("x-auth-token") {
+            return match &self.config.auth_token {
+                Some(want) if given.as_bytes() == want.as_bytes() => Ok(()),
+                Some(_) => Err("the token is invalid or has expired".to_owned()),
+                None => Err("token authentication is not accepted here".to_owned()),
+            };
+        }
+        let Some((ak, sk)) = &self.config.credentials else {
+            return match self.config.auth_token {
+                Some(_) => Err("the X-Auth-Token header is missing".to_owned()),
+                None => Ok(()),
+            };
+        };
+        verify_signature(ak, sk, method, uri, headers, body)?;
+        let signed = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(sign::parse_authorization)
+            .map(|a| a.signed_headers)
+            .unwrap_or_default();
+        let given = headers.get("x-security-token");
+        if given.is_some() && !signed.iter().any(|h| h == "x-security-token") {
+            return Err("X-Security-Token is not signed".to_owned());
+        }
+        match (&self.config.security_token, given) {
+            (Some(want), Some(given)) if given.as_bytes() == want.as_bytes() => Ok(()),
+            (Some(_), Some(_)) => Err("the security token is invalid or has expired".to_owned()),
+            (Some(_), None) => {
+                Err("temporary credentials need the X-Security-Token header".to_owned())
+            }
+            (None, Some(_)) => {
+                Err("a security token was sent with permanent credentials".to_owned())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// IAM's `GET /v3/projects?name=`: the projects of that exact name.
+    fn iam_projects(&self, uri: &Uri) -> Value {
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let default;
+        let all: &[(String, String)] = match &self.config.iam_projects {
+            Some(p) => p,
+            None => {
+                default = [(
+                    DEFAULT_REGION.to_owned(),
+                    self.config
+                        .project_id
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_PROJECT_ID.to_owned()),
+                )];
+                &default
+            }
+        };
+        let projects: Vec<Value> = all
+            .iter()
+            .filter(|(name, _)| param(&query, "name").is_none_or(|n| n == name))
+            .map(|(name, id)| {
+                json!({
+                    "id": id,
+                    "name": name,
+                    "domain_id": "d0000000000000000000000000000001",
+                    "parent_id": "d0000000000000000000000000000001",
+                    "is_domain": false,
+                    "enabled": true,
+                    "description": "",
+                    "links": { "self": format!("/v3/projects/{id}") },
+                })
+            })
+            .collect();
+        json!({ "projects": projects, "links": { "self": "/v3/projects" } })
     }
 
     fn list(&self, query: &[(String, String)]) -> (StatusCode, Value) {
