@@ -43,9 +43,9 @@ impl Identity {
         )
     }
 
-    /// Logs (at `info`, i.e. `-v`) where each setting came from.
+    /// Logs (at `info`, i.e. `-v`) where the project, region and endpoint came from (the
+    /// credentials are logged by [`identify`]).
     pub fn log(&self) {
-        log_credentials(&self.chain);
         tracing::info!(
             "project id {} from {}",
             self.project_id.value,
@@ -142,6 +142,7 @@ pub async fn identify(
     options: &ClientOptions,
 ) -> Result<Identity> {
     let r = config::resolve(cli_endpoint, cli_project, manifest, env)?;
+    log_credentials(&r.chain);
     let (project_id, iam_endpoint) = match r.project_id {
         ProjectId::Known(p) => (p, None),
         ProjectId::Lookup { region, iam } => {

@@ -15,5 +15,8 @@ mod manifest;
 /// Credentials, signatures, endpoints and secrets.
 mod auth;
 
+/// The credential chain, token authentication, the IAM project lookup, `whoami`, redaction.
+mod credentials;
+
 /// `validate`, `emulator`, `demo`, `--help`, usage errors.
 mod commands;

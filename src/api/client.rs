@@ -632,6 +632,76 @@ mod tests {
         Ok(())
     }
 
+    fn client(auth: Auth, project: &str) -> Client {
+        let url = Url::parse("https://dcs.example.com").unwrap_or_else(|e| panic!("{e}"));
+        Client::new(url, project.to_owned(), auth, &ClientOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            request_id: Some("rid-1".to_owned()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn aksk() -> Auth {
+        Auth::from(Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: SecretString::from("very-secret-sk-value"),
+            security_token: None,
+        })
+    }
+
+    #[test]
+    fn a_403_names_the_iam_action_and_a_0301_the_masked_ak_and_the_clock() {
+        let c = client(aksk(), "p1");
+        let body = r#"{"error_code":"DCS.2003","error_msg":"No permission."}"#;
+        let e = c
+            .api_error(
+                "DELETE",
+                "u".to_owned(),
+                answer(403, body),
+                "dcs:instance:delete",
+            )
+            .to_string();
+        assert_eq!(
+            e,
+            "DELETE u: HTTP 403 DCS.2003: No permission. (request id rid-1)\n  hint: AK \
+             AKEX…890A lacks the IAM permission `dcs:instance:delete` in project p1; ask an \
+             administrator to grant it"
+        );
+        let body = r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"gw-9"}"#;
+        let e = c
+            .api_error(
+                "GET",
+                "u".to_owned(),
+                answer(401, body),
+                "dcs:instance:list",
+            )
+            .to_string();
+        assert!(e.contains("(request id gw-9)"), "{e}");
+        assert!(e.contains("the signature or token was rejected"), "{e}");
+        assert!(e.contains("AK AKEX…890A"), "{e}");
+        assert!(e.contains("X-Sdk-Date must be within 15 minutes"), "{e}");
+        assert!(!e.contains("very-secret"), "{e}");
+        let c = client(Auth::Token(SecretString::from("tok-secret")), "p1");
+        let e = c
+            .api_error(
+                "GET",
+                "u".to_owned(),
+                answer(403, "{}"),
+                "dcs:instance:list",
+            )
+            .to_string();
+        assert!(
+            e.contains("the auth token lacks the IAM permission `dcs:instance:list`"),
+            "{e}"
+        );
+        assert!(!e.contains("tok-secret"), "{e}");
+    }
+
     #[test]
     fn snippets_are_short_and_single_line() {
         assert_eq!(snippet(b""), "(empty)");
