@@ -216,6 +216,20 @@ pub fn resolve(
         (None, Some(r)) => Some(Sourced::new(r.trim().to_owned(), ENV_HW_REGION)),
         (None, None) => None,
     };
+    if let Some(r) = &region {
+        // The region becomes part of host names: `evil.example/x` must not.
+        let valid = !r.value.is_empty()
+            && r.value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(Error::Usage(format!(
+                "{}: invalid region `{}`: expected lower-case letters, digits and `-`, e.g. \
+                 cn-north-4",
+                r.origin, r.value
+            )));
+        }
+    }
     let endpoint = if let Some(e) = cli_endpoint {
         Sourced::new(check_endpoint(e, "--endpoint")?, "--endpoint")
     } else if let Some(e) = &manifest.endpoint {
@@ -757,6 +771,19 @@ mod tests {
             "https://dcs.ap-southeast-1.myhuaweicloud.com/"
         );
         assert_eq!(r.region.map(|r| r.origin), Some(ENV_HW_REGION.to_owned()));
+        // A region cannot smuggle another host into the endpoint.
+        let env = Env::from_pairs([KEYS[0], KEYS[1], (ENV_HW_REGION, "evil.example/x")]);
+        let e = err(resolve(None, None, &manifest(None, None, Some("p")), &env));
+        assert!(
+            e.starts_with("HW_REGION_NAME: invalid region `evil.example/x`"),
+            "{e}"
+        );
+        let e = err(resolve_target(
+            None,
+            None,
+            &manifest(Some("A B"), None, Some("p")),
+        ));
+        assert!(e.starts_with("dcs.yaml: region: invalid region"), "{e}");
         Ok(())
     }
 

@@ -41,8 +41,8 @@ pub const DEFAULT_REGION: &str = "cn-north-4";
 /// The id of that project when the emulator serves any project id.
 pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
 
-/// How the emulator starts.
-#[derive(Debug, Clone, Default)]
+/// How the emulator starts. `Debug` shows whether secrets are configured, never their values.
+#[derive(Clone, Default)]
 pub struct EmulatorConfig {
     /// Only this project id is served (others get 401 `DCS.1004`); `None` serves any.
     pub project_id: Option<String>,
@@ -65,6 +65,26 @@ pub struct EmulatorConfig {
     pub fail_delete: Vec<String>,
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     pub fail_delete_requests: usize,
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: bool| if v { "(redacted)" } else { "none" };
+        f.debug_struct("EmulatorConfig")
+            .field("project_id", &self.project_id)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(ak, _)| (ak, "(redacted)")),
+            )
+            .field("security_token", &set(self.security_token.is_some()))
+            .field("auth_token", &set(self.auth_token.is_some()))
+            .field("iam_projects", &self.iam_projects)
+            .field("state_file", &self.state_file)
+            .field("instances", &self.instances.len())
+            .field("fail_delete", &self.fail_delete)
+            .field("fail_delete_requests", &self.fail_delete_requests)
+            .finish()
+    }
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
