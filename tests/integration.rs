@@ -17,3 +17,9 @@ mod auth;
 
 /// `validate`, `emulator`, `demo`, `--help`, usage errors.
 mod commands;
+
+/// Safety rails: scope, protect rules, skip reasons, guards.
+mod rails;
+
+/// Saved plans: `plan --out`, `apply --plan`, and every way a saved plan goes stale.
+mod saved;

@@ -115,6 +115,11 @@ impl Shared {
         self.lock().instances.clone()
     }
 
+    /// Changes the instances in place (tests use it to change the world between two runs).
+    pub fn update_instances(&self, f: impl FnOnce(&mut Vec<EmuInstance>)) {
+        f(&mut self.lock().instances);
+    }
+
     /// The ids of the instances that exist now, in storage order.
     pub fn instance_ids(&self) -> Vec<String> {
         self.lock().instances.iter().map(|i| i.id.clone()).collect()
