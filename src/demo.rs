@@ -94,6 +94,8 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
         let mut io = Io {
             out: &mut *out,
             confirm: &mut never,
+            color: false,
+            progress: false,
         };
         last_code = crate::run::run(cli, &env, &mut io).await?;
     }

@@ -11,8 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::api::{Client, ClientOptions};
 use crate::apply;
 use crate::cli::{
-    ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, Format, GuardArgs, ManifestArg,
-    PlanArgs,
+    ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, ExportArgs, Format, GuardArgs,
+    ManifestArg, PlanArgs,
 };
 use crate::config::{self, Env, Target};
 use crate::emulator::{self, EmulatorConfig};
@@ -40,6 +40,10 @@ pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     /// Asks the question and returns the answer.
     pub confirm: &'a mut dyn FnMut(&str) -> Confirmation,
+    /// Colour the results (ANSI).
+    pub color: bool,
+    /// Progress bars may be drawn on stderr (it is a terminal).
+    pub progress: bool,
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -55,6 +59,20 @@ pub async fn run(cli: Cli, env: &Env, io: &mut Io<'_>) -> Result<u8> {
         Command::Emulator(ref args) => run_emulator(args, cli.project_id.as_deref(), io).await,
         // Boxed: the demo runs the other commands through this function.
         Command::Demo => Box::pin(crate::demo::run(io.out)).await,
+        Command::Diff(ref args) => diff_command(&cli, args, env, io).await,
+        Command::Export(ref args) => export_command(&cli, args, env, io).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "dcs-reconcile", io.out);
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(io.out)
+                .map_err(write_err)?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -95,7 +113,9 @@ fn overrides(args: GuardArgs) -> Overrides {
     }
 }
 
+/// `2026-11-29T02:08:52Z`: RFC 3339 in UTC, to the second.
 fn now_rfc3339(now: OffsetDateTime) -> String {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
 }
 
@@ -155,6 +175,7 @@ async fn make_plan(cli: &Cli, file: &Path, guards: GuardArgs, env: &Env) -> Resu
         refusals: plan.refusals(&manifest.rules.guards, overrides),
         verbose: cli.verbose > 0,
         created_at: now_rfc3339(now),
+        color: false,
     };
     Ok(Planned {
         client,
@@ -178,31 +199,34 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(path, e))?;
     tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.write_all(b"\n"))
         .map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
 
 async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
-    let p = make_plan(cli, &args.manifest.file, args.guards, env).await?;
+    let mut p = make_plan(cli, &args.manifest.file, args.guards, env).await?;
+    p.context.color = io.color;
     match args.format {
         Format::Text => render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?,
         Format::Json => {
             let text = to_json(&render::plan_json(&p.plan, &p.context))?;
             writeln!(io.out, "{text}").map_err(write_err)?;
         }
+        Format::Markdown => {
+            write!(io.out, "{}", render::plan_markdown(&p.plan, &p.context)).map_err(write_err)?;
+        }
     }
     if let Some(out) = &args.out {
         let doc = saved::document(&p.plan, &p.context, &p.manifest.text, p.overrides);
-        write_file(out, &to_json(&doc)?)?;
+        write_file(out, &format!("{}\n", to_json(&doc)?))?;
         let note = format!(
             "Saved this plan to {0}. Apply exactly it with: dcs-reconcile apply --plan {0}",
             out.display()
         );
         match args.format {
             Format::Text => writeln!(io.out, "\n{note}").map_err(write_err)?,
-            Format::Json => tracing::info!("{note}"),
+            Format::Json | Format::Markdown => tracing::info!("{note}"),
         }
     }
     Ok(if args.detailed_exitcode && !p.plan.is_empty() {
@@ -220,7 +244,8 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
-    let p = make_plan(cli, &file, args.guards, env).await?;
+    let mut p = make_plan(cli, &file, args.guards, env).await?;
+    p.context.color = io.color;
     render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?;
     io.out.flush().map_err(write_err)?;
     refuse_if_guarded(&p.context.refusals)?;
@@ -255,7 +280,147 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
             }
         }
     }
-    execute(&p.plan, &p.client, io).await
+    let report = execute(&p.plan, &p.client, io).await?;
+    finish(report, args, &p.client, io).await
+}
+
+/// After the deletions: wait for them if asked, then turn failures into exit 4.
+async fn finish(
+    report: apply::Report,
+    args: &ApplyArgs,
+    client: &Client,
+    io: &mut Io<'_>,
+) -> Result<u8> {
+    let failures: Vec<String> = report.failures().iter().map(|(i, _)| i.label()).collect();
+    if args.wait {
+        let deleted: Vec<Instance> = report
+            .outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, crate::api::DeleteOutcome::Deleted))
+            .map(|(i, _)| i.clone())
+            .collect();
+        wait_gone(client, deleted, args, io).await?;
+    }
+    if !failures.is_empty() {
+        return Err(Error::DeleteFailed(format!(
+            "{} of {} deletions failed: {}",
+            failures.len(),
+            report.outcomes.len(),
+            failures.join(", ")
+        )));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `apply --wait`: lists until every deleted instance has left the listing (`DELETING` is not
+/// gone yet), one line per change, or a progress bar on a terminal.
+async fn wait_gone(
+    client: &Client,
+    deleted: Vec<Instance>,
+    args: &ApplyArgs,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    let deadline = start + args.wait_timeout;
+    let total = deleted.len();
+    writeln!(
+        io.out,
+        "\nWaiting up to {} for {} to leave the listing:",
+        humantime::format_duration(args.wait_timeout),
+        if total == 1 {
+            "1 deleted instance".to_owned()
+        } else {
+            format!("{total} deleted instances")
+        }
+    )
+    .map_err(write_err)?;
+    io.out.flush().map_err(write_err)?;
+    let bar = io.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  {bar:30} {pos}/{len} gone  {elapsed}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut pending: Vec<(Instance, String)> = deleted
+        .into_iter()
+        .map(|i| {
+            let status = i.status.clone();
+            (i, status)
+        })
+        .collect();
+    loop {
+        let live = client.list_instances().await?;
+        let now: std::collections::HashMap<&str, &Instance> =
+            live.iter().map(|i| (i.id.as_str(), i)).collect();
+        let mut still = Vec::with_capacity(pending.len());
+        for (inst, last) in pending {
+            match now.get(inst.id.as_str()) {
+                None => {
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                    } else {
+                        writeln!(io.out, "  gone      {} ({})", inst.name, inst.id)
+                            .map_err(write_err)?;
+                    }
+                }
+                Some(current) => {
+                    if current.status != last && bar.is_none() {
+                        writeln!(
+                            io.out,
+                            "  {:<9} {} ({})",
+                            current.status, inst.name, inst.id
+                        )
+                        .map_err(write_err)?;
+                    }
+                    let status = current.status.clone();
+                    still.push((inst, status));
+                }
+            }
+        }
+        io.out.flush().map_err(write_err)?;
+        pending = still;
+        if pending.is_empty() {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            writeln!(
+                io.out,
+                "All {total} deleted instances are gone ({}).",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    start.elapsed().as_secs()
+                ))
+            )
+            .map_err(write_err)?;
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            if let Some(bar) = &bar {
+                bar.abandon();
+            }
+            let names: Vec<String> = pending
+                .iter()
+                .map(|(i, status)| format!("{} ({}, {status})", i.name, i.id))
+                .collect();
+            return Err(Error::Wait(format!(
+                "--wait-timeout {} passed and {} of {total} deleted instances are still listed: {}",
+                humantime::format_duration(args.wait_timeout),
+                pending.len(),
+                names.join(", ")
+            )));
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{} still listed", pending.len()));
+        }
+        tokio::time::sleep(args.wait_interval.min(deadline - now)).await;
+    }
 }
 
 fn refuse_if_guarded(refusals: &[String]) -> Result<()> {
@@ -395,6 +560,7 @@ async fn apply_saved(
         refusals: applied.refusals(&manifest.rules.guards, overrides),
         verbose: cli.verbose > 0,
         created_at: saved.created_at.clone(),
+        color: io.color,
     };
     writeln!(
         io.out,
@@ -429,11 +595,12 @@ async fn apply_saved(
     if applied.is_empty() {
         return Ok(EXIT_OK);
     }
-    execute(&applied, &client, io).await
+    let report = execute(&applied, &client, io).await?;
+    finish(report, args, &client, io).await
 }
 
 /// Deletes the plan's instances, reporting each outcome as it comes.
-async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<u8> {
+async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<apply::Report> {
     let n = plan.delete.len();
     let requests = n.div_ceil(crate::api::DELETE_BATCH_MAX);
     writeln!(
@@ -467,16 +634,159 @@ async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<u8> {
         failures.len()
     )
     .map_err(write_err)?;
-    if !failures.is_empty() {
-        let names: Vec<String> = failures.iter().map(|(i, _)| i.label()).collect();
-        return Err(Error::DeleteFailed(format!(
-            "{} of {n} deletions failed: {}",
-            failures.len(),
-            names.join(", ")
+    if let Some(e) = write_failed {
+        tracing::warn!("could not write every outcome line: {e}");
+    }
+    Ok(report)
+}
+
+/// `diff`: the declared instances against the live managed ones, as a unified diff.
+async fn diff_command(cli: &Cli, args: &ManifestArg, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    let guards = GuardArgs {
+        allow_empty: false,
+        max_delete: None,
+    };
+    let p = make_plan(cli, &args.file, guards, env).await?;
+    let diff = render::plan_diff(&p.plan, &p.context);
+    let hidden = p.plan.protected.len() + p.plan.skip.len();
+    if hidden > 0 {
+        tracing::warn!(
+            "{} protected and {} skipped live instances are undeclared but not deleted; they \
+             are not in the diff (plan shows them)",
+            p.plan.protected.len(),
+            p.plan.skip.len()
+        );
+    }
+    if diff.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    write!(io.out, "{diff}").map_err(write_err)?;
+    Ok(EXIT_CHANGES)
+}
+
+/// `export`: a manifest declaring every live managed instance.
+async fn export_command(cli: &Cli, args: &ExportArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    if let Some(out) = &args.out
+        && out.exists()
+        && !args.force
+    {
+        return Err(Error::Usage(format!(
+            "{}: the file exists; pass --force to overwrite it",
+            out.display()
         )));
     }
-    if let Some(e) = write_failed {
-        return Err(write_err(e));
+    let source = match &args.file {
+        Some(file) => manifest::load(file)?,
+        None => Manifest {
+            path: PathBuf::from("the command line"),
+            project_id: None,
+            region: None,
+            endpoint: None,
+            instances: Vec::new(),
+            rules: crate::model::Rules::default(),
+            sha256: String::new(),
+            text: String::new(),
+        },
+    };
+    let region = args.region.clone().or_else(|| source.region.clone());
+    let source = Manifest {
+        region: region.clone(),
+        ..source
+    };
+    let target =
+        config::resolve_target(cli.endpoint.as_deref(), cli.project_id.as_deref(), &source)?;
+    let mut scope = source.rules.scope.clone();
+    if let Some(prefix) = &args.scope_prefix {
+        scope.name_prefix = Some(prefix.clone());
+    }
+    let client = connect(&target, env)?;
+    let mut live = client.list_instances().await?;
+    live.retain(|i| scope.contains(i));
+    live.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let now = now_rfc3339(OffsetDateTime::now_utc());
+    let endpoint = target.endpoint.to_string();
+    let by_region = cli.endpoint.is_none() && source.endpoint.is_none() && region.is_some();
+    let out_name = args
+        .out
+        .as_ref()
+        .map_or_else(|| "FILE".to_owned(), |o| o.display().to_string());
+    let export = manifest::Export {
+        header: vec![
+            format!(
+                "Exported by dcs-reconcile {} at {now} from project {} at {}.",
+                env!("CARGO_PKG_VERSION"),
+                target.project_id,
+                endpoint.trim_end_matches('/')
+            ),
+            format!(
+                "Every instance below exists; `dcs-reconcile plan -f {out_name}` shows no deletions."
+            ),
+            "Remove an entry to have its instance deleted by the next apply.".to_owned(),
+        ],
+        project_id: &target.project_id,
+        region: if by_region { region.as_deref() } else { None },
+        endpoint: if by_region {
+            None
+        } else {
+            Some(endpoint.trim_end_matches('/'))
+        },
+        scope: &scope,
+        instances: live
+            .iter()
+            .map(|i| {
+                let spec = i
+                    .spec_code
+                    .as_deref()
+                    .or(i.engine.as_deref())
+                    .unwrap_or("spec unknown");
+                let billing = match i.charging_mode {
+                    Some(1) => "prepaid",
+                    Some(0) => "pay-per-use",
+                    _ => "billing unknown",
+                };
+                (
+                    i,
+                    format!(
+                        "{}, {spec}, {billing}, created {}",
+                        i.status,
+                        i.created_at.as_deref().unwrap_or("unknown")
+                    ),
+                )
+            })
+            .collect(),
+    };
+    let text = manifest::export_text(&export);
+    // What we write must read back as a manifest declaring exactly these instances.
+    let check = manifest::parse(text.as_bytes(), Path::new(&out_name))?;
+    if check.instances.len() != live.len() {
+        return Err(Error::Usage(format!(
+            "internal error: the exported manifest declares {} instances, not {}",
+            check.instances.len(),
+            live.len()
+        )));
+    }
+    match &args.out {
+        Some(out) => {
+            if out.exists() && !args.force {
+                return Err(Error::Usage(format!(
+                    "{}: the file exists; pass --force to overwrite it",
+                    out.display()
+                )));
+            }
+            write_file(out, &text)?;
+            writeln!(
+                io.out,
+                "Exported {} to {}.",
+                if live.len() == 1 {
+                    "1 instance".to_owned()
+                } else {
+                    format!("{} instances", live.len())
+                },
+                out.display()
+            )
+            .map_err(write_err)?;
+        }
+        None => write!(io.out, "{text}").map_err(write_err)?,
     }
     Ok(EXIT_OK)
 }
@@ -503,6 +813,7 @@ async fn run_emulator(
         instances,
         fail_delete: args.fail_delete.clone(),
         fail_delete_requests: args.fail_delete_requests,
+        delete_linger: args.delete_linger,
     };
     let signed = config.credentials.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -370,6 +370,7 @@ mod tests {
             refusals: Vec::new(),
             verbose: false,
             created_at: "2026-01-01T00:00:00Z".to_owned(),
+            color: false,
         };
         let overrides = Overrides {
             allow_empty: true,

@@ -23,3 +23,6 @@ mod rails;
 
 /// Saved plans: `plan --out`, `apply --plan`, and every way a saved plan goes stale.
 mod saved;
+
+/// GitOps: Markdown plans, diff, export, apply --wait, logs, colour, completions, man.
+mod gitops;

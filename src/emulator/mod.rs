@@ -47,6 +47,9 @@ pub struct EmulatorConfig {
     pub fail_delete: Vec<String>,
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     pub fail_delete_requests: usize,
+    /// Deleted instances linger in status `DELETING` for this many listings (list requests
+    /// at offset 0) before they disappear, as on the real cloud.
+    pub delete_linger: usize,
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
@@ -81,6 +84,8 @@ struct Inner {
     requests: Vec<RequestRecord>,
     counter: u64,
     seed: u64,
+    /// Deleted ids still shown as `DELETING`, with the listings left before they go.
+    lingering: std::collections::HashMap<String, usize>,
 }
 
 impl Shared {
@@ -95,6 +100,7 @@ impl Shared {
                 requests: Vec::new(),
                 counter: 0,
                 seed,
+                lingering: std::collections::HashMap::new(),
             }),
         })
     }
@@ -366,9 +372,27 @@ impl Inner {
         }
     }
 
-    fn list(&self, query: &[(String, String)]) -> (StatusCode, Value) {
-        let param = |k: &str| param(query, k);
-        let offset = match param("offset").map(str::parse::<i64>) {
+    /// A new listing starts: lingering deletions come one listing closer to disappearing.
+    fn age_lingering(&mut self) {
+        if self.lingering.is_empty() {
+            return;
+        }
+        for left in self.lingering.values_mut() {
+            *left = left.saturating_sub(1);
+        }
+        let gone: std::collections::HashSet<String> = self
+            .lingering
+            .iter()
+            .filter(|(_, left)| **left == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.lingering.retain(|_, left| *left > 0);
+        self.instances.retain(|i| !gone.contains(&i.id));
+        self.save();
+    }
+
+    fn list(&mut self, query: &[(String, String)]) -> (StatusCode, Value) {
+        let offset = match param(query, "offset").map(str::parse::<i64>) {
             None => 0,
             Some(Ok(n)) if n >= 0 => n,
             Some(_) => {
@@ -378,6 +402,10 @@ impl Inner {
                 );
             }
         };
+        if offset == 0 {
+            self.age_lingering();
+        }
+        let param = |k: &str| param(query, k);
         let limit = match param("limit").map(str::parse::<i64>) {
             None => 10,
             Some(Ok(n)) if (1..=LIST_LIMIT as i64).contains(&n) => n,
@@ -461,13 +489,20 @@ impl Inner {
         let requested: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut deleted: std::collections::HashSet<String> = std::collections::HashSet::new();
         let fail = &self.config.fail_delete;
-        self.instances.retain(|inst| {
+        let linger = self.config.delete_linger;
+        let lingering = &mut self.lingering;
+        self.instances.retain_mut(|inst| {
             let go = requested.contains(inst.id.as_str())
                 && !fail.contains(&inst.id)
                 && inst.charging_mode != 1
                 && DELETABLE.contains(&inst.status.as_str());
             if go {
                 deleted.insert(inst.id.clone());
+                if linger > 0 {
+                    "DELETING".clone_into(&mut inst.status);
+                    lingering.insert(inst.id.clone(), linger);
+                    return true;
+                }
             }
             !go
         });
