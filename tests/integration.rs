@@ -26,3 +26,6 @@ mod saved;
 
 /// GitOps: Markdown plans, diff, export, apply --wait, logs, colour, completions, man.
 mod gitops;
+
+/// The examples: manifests validate, CI recipes use real flags.
+mod examples;
