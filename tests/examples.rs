@@ -26,8 +26,8 @@ fn configmap_manifest(text: &str) -> String {
             continue;
         }
         if inside {
-            if line.starts_with("    ") {
-                out.push_str(&line[4..]);
+            if let Some(rest) = line.strip_prefix("    ") {
+                out.push_str(rest);
                 out.push('\n');
             } else if !line.trim().is_empty() {
                 break;
