@@ -126,6 +126,57 @@ pub fn export_text(export: &Export<'_>) -> String {
     out
 }
 
+/// Deeper flow nesting than this is refused before parsing: a manifest needs three levels,
+/// and the YAML scanner's cost grows with the square of the depth.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting (`[`, `{`) first goes deeper than [`MAX_FLOW_DEPTH`], as 1-based line
+/// and column; quoted scalars and comments are skipped. A cheap lexical pass, linear in the
+/// text.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut state = State::Plain;
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut previous = '\n';
+    let mut escaped = false;
+    for c in text.chars() {
+        column += 1;
+        match state {
+            State::Plain => match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '\'' => state = State::Single,
+                '"' => state = State::Double,
+                '#' if previous.is_whitespace() => state = State::Comment,
+                _ => {}
+            },
+            State::Single if c == '\'' => state = State::Plain,
+            State::Double if escaped => escaped = false,
+            State::Double if c == '\\' => escaped = true,
+            State::Double if c == '"' => state = State::Plain,
+            State::Comment if c == '\n' => state = State::Plain,
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        }
+        previous = c;
+    }
+    None
+}
+
 /// Reads and validates the manifest at `path`.
 pub fn load(path: &Path) -> Result<Manifest> {
     let display = path.display().to_string();
@@ -174,6 +225,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
             display,
             "the file is empty; a manifest needs at least `instances:` (see docs/manifest.md)"
                 .to_owned(),
+        ));
+    }
+    if let Some((line, column)) = too_deep(text) {
+        return Err(fail(
+            format!("{display}:{line}:{column}"),
+            format!(
+                "more than {MAX_FLOW_DEPTH} levels of `[ ]` or `{{ }}` nesting; a manifest is \
+                 nearly flat, so this file is not one"
+            ),
         ));
     }
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
@@ -715,6 +775,25 @@ mod tests {
             Ok(m) => panic!("expected an error, got {m:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing_but_quotes_and_comments_do_not_count() {
+        let deep = format!("instances: {}{}\n", "[".repeat(65), "]".repeat(65));
+        assert_eq!(too_deep(&deep), Some((1, 76)));
+        let e = error_of(&deep);
+        assert!(e.starts_with("dcs.yaml:1:76: more than 64 levels"), "{e}");
+        let fine = format!(
+            "instances: # {}\n  - name: '{}'\n  - name: \"{}\\\"[\"\n",
+            "[".repeat(100),
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        assert_eq!(too_deep(&fine), None);
+        assert_eq!(
+            too_deep(&format!("{}{}", "[".repeat(64), "]".repeat(64))),
+            None
+        );
     }
 
     #[test]

@@ -29,3 +29,6 @@ mod gitops;
 
 /// The examples: manifests validate, CI recipes use real flags.
 mod examples;
+
+/// Hostile manifests: alias bombs, deep nesting, garbage; fast, clear, never a panic.
+mod hostile;
