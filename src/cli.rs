@@ -299,4 +299,10 @@ pub struct EmulatorArgs {
     /// Deleted instances stay listed as DELETING for N listings before they disappear.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub delete_linger: usize,
+
+    /// Fault injection (repeatable, consumed in order by the requests they apply to):
+    /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
+    /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<crate::emulator::Fault>,
 }

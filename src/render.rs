@@ -420,6 +420,11 @@ pub fn plan_diff(plan: &Plan, ctx: &PlanContext) -> String {
 pub fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &DeleteOutcome) -> io::Result<()> {
     match outcome {
         DeleteOutcome::Deleted => writeln!(w, "  deleted  {} ({})", i.name, i.id),
+        DeleteOutcome::Deleting => writeln!(
+            w,
+            "  deleted  {} ({}): the answer was lost, but the listing shows it DELETING",
+            i.name, i.id
+        ),
         DeleteOutcome::Failed(why) => writeln!(w, "  FAILED   {} ({}): {why}", i.name, i.id),
     }
 }

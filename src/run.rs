@@ -296,7 +296,12 @@ async fn finish(
         let deleted: Vec<Instance> = report
             .outcomes
             .iter()
-            .filter(|(_, o)| matches!(o, crate::api::DeleteOutcome::Deleted))
+            .filter(|(_, o)| {
+                matches!(
+                    o,
+                    crate::api::DeleteOutcome::Deleted | crate::api::DeleteOutcome::Deleting
+                )
+            })
             .map(|(i, _)| i.clone())
             .collect();
         wait_gone(client, deleted, args, io).await?;
@@ -814,6 +819,7 @@ async fn run_emulator(
         fail_delete: args.fail_delete.clone(),
         fail_delete_requests: args.fail_delete_requests,
         delete_linger: args.delete_linger,
+        faults: args.fault.clone(),
     };
     let signed = config.credentials.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)

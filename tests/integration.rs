@@ -32,3 +32,6 @@ mod examples;
 
 /// Hostile manifests: alias bombs, deep nesting, garbage; fast, clear, never a panic.
 mod hostile;
+
+/// Faults injected by the emulator: lost answers, throttling, gateways, torn listings.
+mod faults;

@@ -81,8 +81,11 @@ impl Default for ClientOptions {
 /// The outcome of deleting one instance, as the batch answer reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// `result: success`: the API accepted the deletion (it completes asynchronously).
+    /// `result: success`: the API accepted the deletion (it completes asynchronously); or,
+    /// after a request whose answer was lost, the instance is gone from the listing.
     Deleted,
+    /// After a request whose answer was lost: the listing shows the instance `DELETING`.
+    Deleting,
     /// `result: failed`, or no result for this id, or the whole request failed: the reason.
     Failed(String),
 }

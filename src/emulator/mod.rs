@@ -12,6 +12,7 @@
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 
 mod data;
+pub mod faults;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub use data::{EmuInstance, generate_instances, load_state_file, sample_instance
 use crate::api::sign::{self, SignInput};
 use crate::api::{DELETE_BATCH_MAX, LIST_LIMIT};
 use crate::error::{Error, Result};
+pub use faults::Fault;
+use faults::Kind;
 
 /// The statuses in which the emulator, like the API, accepts a deletion.
 const DELETABLE: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
@@ -50,6 +53,8 @@ pub struct EmulatorConfig {
     /// Deleted instances linger in status `DELETING` for this many listings (list requests
     /// at offset 0) before they disappear, as on the real cloud.
     pub delete_linger: usize,
+    /// Fault injection: a queue of faults, each consumed by the next request it applies to.
+    pub faults: Vec<Fault>,
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
@@ -266,7 +271,47 @@ async fn handle(
     let mut inner = shared.lock();
     inner.counter += 1;
     let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
-    let (status, value, delete_ids) = inner.dispatch(&method, &uri, &headers, &body, &request_id);
+    let offset = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let fault = faults::take(&mut inner.config.faults, &method, offset);
+    let (status, value, delete_ids) = match fault {
+        Some(Kind::Status(429)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "error_code": "APIGW.0308",
+                "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second",
+                "request_id": request_id,
+            }),
+            Vec::new(),
+        ),
+        Some(Kind::Status(code)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            dcs_error(
+                "DCS.5000",
+                "Internal server error (injected by the emulator).",
+            ),
+            Vec::new(),
+        ),
+        Some(Kind::Html | Kind::Close | Kind::Garbage) => {
+            (StatusCode::BAD_GATEWAY, Value::Null, Vec::new())
+        }
+        Some(Kind::Insert) => {
+            let n = inner.counter;
+            inner.instances.insert(
+                0,
+                EmuInstance::new(
+                    &format!("00000000-0000-4000-8000-{n:012x}"),
+                    &format!("inserted-{n}"),
+                ),
+            );
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+        Some(Kind::LoseAnswer) | None => {
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+    };
     inner.requests.push(RequestRecord {
         method: method.to_string(),
         path: uri.path().to_owned(),
@@ -283,9 +328,32 @@ async fn handle(
     });
     drop(inner);
     tracing::info!(
-        "{method} {uri} -> {} (request id {request_id})",
-        status.as_u16()
+        "{method} {uri} -> {} (request id {request_id}){}",
+        status.as_u16(),
+        fault
+            .map(|k| format!(" [fault: {k:?}]"))
+            .unwrap_or_default()
     );
+    match fault {
+        Some(Kind::Close | Kind::LoseAnswer) => return cut_off(),
+        Some(Kind::Html) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+            )
+                .into_response();
+        }
+        Some(Kind::Garbage) => {
+            return (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "{\"instance_num\": 3, \"instances\": [{\"instance_id\": \"x\",\u{0}\u{1}garbage",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let body = serde_json::to_vec(&value).unwrap_or_default();
     let mut response = (
         status,
@@ -300,6 +368,20 @@ async fn handle(
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+/// A response whose body fails at once: the connection is dropped before a complete answer.
+fn cut_off() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "answer lost (injected by the emulator)",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_LENGTH, "1000")
+        .body(axum::body::Body::from_stream(failing))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 impl Inner {
