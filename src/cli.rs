@@ -46,6 +46,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Retries of a failed request (throttling, 5xx, timeouts); default 5, or HW_MAX_RETRIES.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<u32>,
+
     /// Colour: `auto` colours terminals unless NO_COLOR is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -119,8 +119,25 @@ fn now_rfc3339(now: OffsetDateTime) -> String {
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
 }
 
+/// Client options from the command line and the environment.
+fn client_options(cli: &Cli, env: &Env) -> Result<ClientOptions> {
+    let mut options = ClientOptions::default();
+    let from_env = match env.get("HW_MAX_RETRIES") {
+        Some(v) => Some(v.trim().parse::<u32>().map_err(|_| {
+            Error::Usage(format!(
+                "HW_MAX_RETRIES is `{v}`; expected a whole number of retries, e.g. 5"
+            ))
+        })?),
+        None => None,
+    };
+    if let Some(n) = cli.max_retries.or(from_env) {
+        options.retry.max_retries = n;
+    }
+    Ok(options)
+}
+
 /// A signed client for `target`, with credentials from the environment.
-fn connect(target: &Target, env: &Env) -> Result<Client> {
+fn connect(cli: &Cli, target: &Target, env: &Env) -> Result<Client> {
     let credentials = config::credentials(env)?;
     tracing::info!(
         endpoint = %target.endpoint,
@@ -133,7 +150,7 @@ fn connect(target: &Target, env: &Env) -> Result<Client> {
         target.endpoint.clone(),
         target.project_id.clone(),
         credentials,
-        &ClientOptions::default(),
+        &client_options(cli, env)?,
     )
 }
 
@@ -161,7 +178,7 @@ async fn make_plan(cli: &Cli, file: &Path, guards: GuardArgs, env: &Env) -> Resu
         cli.project_id.as_deref(),
         &manifest,
     )?;
-    let client = connect(&target, env)?;
+    let client = connect(cli, &target, env)?;
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
@@ -509,7 +526,7 @@ async fn apply_saved(
         endpoint,
         project_id: saved.project_id.clone(),
     };
-    let client = connect(&target, env)?;
+    let client = connect(cli, &target, env)?;
     let live = client.list_instances().await?;
     let now = OffsetDateTime::now_utc();
     let fresh = plan_against(&manifest, &live, now).map_err(|e| {
@@ -704,7 +721,7 @@ async fn export_command(cli: &Cli, args: &ExportArgs, env: &Env, io: &mut Io<'_>
     if let Some(prefix) = &args.scope_prefix {
         scope.name_prefix = Some(prefix.clone());
     }
-    let client = connect(&target, env)?;
+    let client = connect(cli, &target, env)?;
     let mut live = client.list_instances().await?;
     live.retain(|i| scope.contains(i));
     live.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));

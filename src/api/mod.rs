@@ -2,11 +2,13 @@
 //!
 //! - [`sign`]: `SDK-HMAC-SHA256` signing, pure functions;
 //! - [`wire`]: the JSON bodies of the API, parsed tolerantly, converted to [`crate::model`] types;
+//! - [`retry`]: which failures are retried and how long to wait, pure functions;
 //! - [`client`]: the reqwest client that lists (paginated) and batch-deletes instances.
 //!
 //! Nothing here knows YAML or how plans are rendered.
 
 pub mod client;
+pub mod retry;
 pub mod sign;
 pub mod wire;
 
