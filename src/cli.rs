@@ -127,6 +127,15 @@ pub enum Command {
     Man,
 }
 
+/// Output formats of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// For people, as it happens.
+    Text,
+    /// One JSON document at the end (see docs/output.md).
+    Json,
+}
+
 /// Log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -251,6 +260,11 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub guards: GuardArgs,
+
+    /// Output format: `json` prints one document with the plan and each instance's outcome
+    /// (needs --auto-approve or --plan).
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
 
     /// After deleting, wait until the deleted instances have left the listing.
     #[arg(long)]

@@ -11,8 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::api::{Client, ClientOptions};
 use crate::apply;
 use crate::cli::{
-    ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, ExportArgs, Format, GuardArgs,
-    ManifestArg, PlanArgs,
+    ApplyArgs, ApplyFormat, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, ExportArgs, Format,
+    GuardArgs, ManifestArg, PlanArgs,
 };
 use crate::config::{self, Env, Target};
 use crate::emulator::{self, EmulatorConfig};
@@ -253,9 +253,89 @@ async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) ->
     })
 }
 
+/// What `apply --format json` reports: the plan applied and each outcome.
+#[derive(Default)]
+struct ApplyRecord {
+    plan: Option<serde_json::Value>,
+    report: Option<apply::Report>,
+    new_surplus: Vec<Decision>,
+}
+
 async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    if args.format == ApplyFormat::Text {
+        return apply_flow(cli, args, env, io, &mut ApplyRecord::default()).await;
+    }
+    if !args.auto_approve && args.plan.is_none() {
+        return Err(Error::NotConfirmed(
+            "apply --format json cannot ask for a confirmation; nothing was deleted. Pass \
+             --auto-approve after reviewing the plan, or apply a saved plan with --plan FILE"
+                .to_owned(),
+        ));
+    }
+    let mut sink = std::io::sink();
+    let mut never = |_: &str| Confirmation::NoTerminal;
+    let mut quiet = Io {
+        out: &mut sink,
+        confirm: &mut never,
+        color: false,
+        progress: false,
+    };
+    let mut record = ApplyRecord::default();
+    let result = apply_flow(cli, args, env, &mut quiet, &mut record).await;
+    let doc = apply_json(&record, &result);
+    writeln!(io.out, "{}", to_json(&doc)?).map_err(write_err)?;
+    result
+}
+
+/// The `apply --format json` document (docs/output.md).
+fn apply_json(record: &ApplyRecord, result: &Result<u8>) -> serde_json::Value {
+    use crate::api::DeleteOutcome;
+    let outcomes: Vec<serde_json::Value> = record
+        .report
+        .iter()
+        .flat_map(|r| r.outcomes.iter())
+        .map(|(i, o)| {
+            let (outcome, message) = match o {
+                DeleteOutcome::Deleted => ("deleted", None),
+                DeleteOutcome::Deleting => ("deleting", None),
+                DeleteOutcome::Failed(why) if why.starts_with("not attempted") => {
+                    ("not_attempted", Some(why.as_str()))
+                }
+                DeleteOutcome::Failed(why) => ("failed", Some(why.as_str())),
+            };
+            serde_json::json!({"id": i.id, "name": i.name, "outcome": outcome, "message": message})
+        })
+        .collect();
+    let (deleted, failed, requests) = record
+        .report
+        .as_ref()
+        .map_or((0, 0, 0), |r| (r.deleted(), r.failures().len(), r.requests));
+    let (exit_code, error) = match result {
+        Ok(code) => (*code, None),
+        Err(e) => (e.exit_code(), Some(e.to_string())),
+    };
+    serde_json::json!({
+        "format_version": render::FORMAT_VERSION,
+        "plan": record.plan,
+        "outcomes": outcomes,
+        "summary": {"deleted": deleted, "failed": failed, "requests": requests},
+        "left_for_next_plan": record.new_surplus.iter().map(|d| serde_json::json!({
+            "id": d.instance.id, "name": d.instance.name, "status": d.instance.status,
+        })).collect::<Vec<_>>(),
+        "exit_code": exit_code,
+        "error": error,
+    })
+}
+
+async fn apply_flow(
+    cli: &Cli,
+    args: &ApplyArgs,
+    env: &Env,
+    io: &mut Io<'_>,
+    record: &mut ApplyRecord,
+) -> Result<u8> {
     if let Some(plan_file) = &args.plan {
-        return apply_saved(cli, args, plan_file, env, io).await;
+        return apply_saved(cli, args, plan_file, env, io, record).await;
     }
     let file = args
         .file
@@ -265,6 +345,7 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
     p.context.color = io.color;
     render::plan_text(io.out, &p.plan, &p.context).map_err(write_err)?;
     io.out.flush().map_err(write_err)?;
+    record.plan = Some(render::plan_json(&p.plan, &p.context));
     refuse_if_guarded(&p.context.refusals)?;
     if p.plan.is_empty() {
         return Ok(EXIT_OK);
@@ -298,7 +379,7 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
         }
     }
     let report = execute(&p.plan, &p.client, io).await?;
-    finish(report, args, &p.client, io).await
+    finish(report, args, &p.client, io, record).await
 }
 
 /// After the deletions: wait for them if asked, then turn failures into exit 4.
@@ -307,27 +388,30 @@ async fn finish(
     args: &ApplyArgs,
     client: &Client,
     io: &mut Io<'_>,
+    record: &mut ApplyRecord,
 ) -> Result<u8> {
     let failures: Vec<String> = report.failures().iter().map(|(i, _)| i.label()).collect();
+    let total = report.outcomes.len();
+    let deleted: Vec<Instance> = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                crate::api::DeleteOutcome::Deleted | crate::api::DeleteOutcome::Deleting
+            )
+        })
+        .map(|(i, _)| i.clone())
+        .collect();
+    record.report = Some(report);
     if args.wait {
-        let deleted: Vec<Instance> = report
-            .outcomes
-            .iter()
-            .filter(|(_, o)| {
-                matches!(
-                    o,
-                    crate::api::DeleteOutcome::Deleted | crate::api::DeleteOutcome::Deleting
-                )
-            })
-            .map(|(i, _)| i.clone())
-            .collect();
         wait_gone(client, deleted, args, io).await?;
     }
     if !failures.is_empty() {
         return Err(Error::DeleteFailed(format!(
             "{} of {} deletions failed: {}",
             failures.len(),
-            report.outcomes.len(),
+            total,
             failures.join(", ")
         )));
     }
@@ -470,6 +554,7 @@ async fn apply_saved(
     plan_file: &Path,
     env: &Env,
     io: &mut Io<'_>,
+    record: &mut ApplyRecord,
 ) -> Result<u8> {
     let origin = plan_file.display().to_string();
     let bytes = std::fs::read(plan_file).map_err(|e| Error::io(plan_file, e))?;
@@ -591,6 +676,8 @@ async fn apply_saved(
     )
     .map_err(write_err)?;
     render::plan_text(io.out, &applied, &context).map_err(write_err)?;
+    record.plan = Some(render::plan_json(&applied, &context));
+    record.new_surplus.clone_from(&new_surplus);
     if !new_surplus.is_empty() {
         writeln!(
             io.out,
@@ -618,7 +705,7 @@ async fn apply_saved(
         return Ok(EXIT_OK);
     }
     let report = execute(&applied, &client, io).await?;
-    finish(report, args, &client, io).await
+    finish(report, args, &client, io, record).await
 }
 
 /// Deletes the plan's instances, reporting each outcome as it comes.

@@ -259,3 +259,57 @@ fn a_listing_that_stays_torn_is_an_error_not_a_partial_plan() {
     );
     assert!(p.deletes().is_empty());
 }
+
+#[test]
+fn the_json_apply_report_lists_each_outcome() {
+    let p = Project::with_config(EmulatorConfig {
+        project_id: Some(PID.to_owned()),
+        credentials: Some((AK.to_owned(), SK.to_owned())),
+        instances: generated(5),
+        fail_delete: vec![generated(5)[3].id.clone()],
+        ..EmulatorConfig::default()
+    });
+    p.manifest(KEEP_TWO);
+    let run = p.run(&["apply", "--format", "json"]).expect(1);
+    assert!(
+        run.stderr.contains("--format json cannot ask"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty() && p.deletes().is_empty());
+
+    let run = p
+        .run(&["apply", "--format", "json", "--auto-approve"])
+        .expect(4);
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(doc["exit_code"], 4);
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"deleted": 2, "failed": 1, "requests": 1})
+    );
+    assert_eq!(doc["plan"]["summary"]["delete"], 3);
+    let outcomes = doc["outcomes"].as_array().cloned().unwrap_or_default();
+    let by_name = |n: &str| {
+        outcomes
+            .iter()
+            .find(|o| o["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} missing: {doc}"))
+    };
+    assert_eq!(by_name("gen-000002")["outcome"], "deleted");
+    assert_eq!(by_name("gen-000003")["outcome"], "failed");
+    assert!(
+        by_name("gen-000003")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the API answered `failed`")),
+        "{doc}"
+    );
+    assert_eq!(by_name("gen-000004")["outcome"], "deleted");
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("1 of 3 deletions failed"))
+    );
+    assert_eq!(p.live_ids().len(), 3);
+}
