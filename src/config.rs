@@ -110,6 +110,13 @@ pub fn check_endpoint(raw: &str, origin: &str) -> Result<Url> {
             "{origin}: endpoint `{raw}` has no host"
         )));
     }
+    if !matches!(url.path(), "" | "/") {
+        return Err(Error::Usage(format!(
+            "{origin}: endpoint `{raw}` has a path (`{}`); give only scheme, host and port: \
+             requests go to <endpoint>/v2/<project_id>/instances",
+            url.path()
+        )));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Usage(format!(
             "{origin}: endpoint `{raw}` must not have a query or fragment"
@@ -205,6 +212,17 @@ mod tests {
             Ok(v) => panic!("expected an error, got {v:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn an_endpoint_with_a_path_is_refused() {
+        let e = err(check_endpoint(
+            "https://dcs.example.com/prefix",
+            "--endpoint",
+        ));
+        assert!(e.contains("has a path (`/prefix`)"), "{e}");
+        assert!(check_endpoint("https://dcs.example.com/", "--endpoint").is_ok());
+        assert!(check_endpoint("https://dcs.example.com", "--endpoint").is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!     id: aabe73af-1db8-4401-b39c-c56996023989
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -282,7 +282,10 @@ fn is_empty_document(text: &str) -> bool {
 
 /// Splits a serde_yaml error into `file:line:column` and its message without the location.
 fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
-    let text = e.to_string();
+    let text = e.to_string().replace(
+        "expected struct RawManifest",
+        "expected a mapping with `instances:` (and `project_id:`, `region:`, …)",
+    );
     match e.location() {
         Some(loc) => {
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
@@ -673,8 +676,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Instances, A::Error> {
         let mut entries: Vec<Entry> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut ids: HashSet<String> = HashSet::new();
-        let mut names: HashSet<String> = HashSet::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
         loop {
             let seed = EntrySeed {
                 index: entries.len(),
@@ -694,8 +697,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 /// that every error carries the item's line.
 struct EntrySeed<'s> {
     index: usize,
-    ids: &'s mut HashSet<String>,
-    names: &'s mut HashSet<String>,
+    ids: &'s mut HashMap<String, usize>,
+    names: &'s mut HashMap<String, usize>,
 }
 
 impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {
@@ -742,15 +745,15 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         }
         let index = self.index;
         if let Some(id) = &id {
-            if !self.ids.insert(id.clone()) {
+            if let Some(first) = self.ids.insert(id.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: id `{id}` is declared twice (instances[{index}])"
+                    "duplicate entry: id `{id}` is already declared by instances[{first}]"
                 )));
             }
         } else if let Some(name) = &name {
-            if !self.names.insert(name.clone()) {
+            if let Some(first) = self.names.insert(name.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: name `{name}` is declared twice (instances[{index}])"
+                    "duplicate entry: name `{name}` is already declared by instances[{first}]"
                 )));
             }
         } else {

@@ -425,7 +425,13 @@ pub fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &DeleteOutcome) ->
             "  deleted  {} ({}): the answer was lost, but the listing shows it DELETING",
             i.name, i.id
         ),
-        DeleteOutcome::Failed(why) => writeln!(w, "  FAILED   {} ({}): {why}", i.name, i.id),
+        DeleteOutcome::Failed(why) => writeln!(
+            w,
+            "  FAILED   {} ({}): {}",
+            i.name,
+            i.id,
+            why.split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
     }
 }
 
