@@ -52,6 +52,17 @@ pub struct Cli {
     /// How long one request may take in all, e.g. 60s or 2m [default: 60s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Log format on stderr: `text` for people, `json` (one object per event) for collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Retries of a failed request (throttling, 5xx, timeouts); default 5, or HW_MAX_RETRIES.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// Colour: `auto` colours terminals unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// What to do.
     #[command(subcommand)]
@@ -98,6 +109,92 @@ pub enum Command {
     /// A self-contained walkthrough: emulator, sample manifest, plan, apply, plan again.
     #[command(after_help = "Example:\n  dcs-reconcile demo")]
     Demo,
+
+    /// Unified diff between the declared instances and the live managed ones.
+    ///
+    /// One instance per line (`name  id`), sorted: `-` for live instances that would be
+    /// deleted, `+` for declared entries with no live instance. Exit 0 without differences,
+    /// 2 with differences.
+    #[command(after_help = "Example:\n  dcs-reconcile diff -f dcs.yaml")]
+    Diff(ManifestArg),
+
+    /// Write a manifest declaring every live managed instance, to adopt the tool on an
+    /// existing project.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile export --region cn-north-4 --project-id ID -o dcs.yaml\n  \
+        dcs-reconcile export -f dcs.yaml -o adopted.yaml   # target and scope from a manifest\n  \
+        dcs-reconcile export --endpoint URL --project-id ID --scope-prefix ci-\n\n\
+        `plan` on the exported file shows no deletions.")]
+    Export(ExportArgs),
+
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile completions bash > /etc/bash_completion.d/dcs-reconcile\n  \
+        dcs-reconcile completions zsh > \"${fpath[1]}/_dcs-reconcile\"")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) on stdout.
+    #[command(
+        after_help = "Example:\n  dcs-reconcile man > dcs-reconcile.1 && man ./dcs-reconcile.1"
+    )]
+    Man,
+}
+
+/// Output formats of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// For people, as it happens.
+    Text,
+    /// One JSON document at the end (see docs/output.md).
+    Json,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On terminals, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Take endpoint, project and scope from this manifest.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Region, for the default endpoint (when no manifest or --endpoint gives one).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Export only instances whose name starts with this (also written as `scope.name_prefix`).
+    #[arg(long, value_name = "PREFIX")]
+    pub scope_prefix: Option<String>,
+
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The manifest read when `-f` is not given.
@@ -144,6 +241,8 @@ pub enum Format {
     Text,
     /// One JSON document (see docs/output.md).
     Json,
+    /// Markdown for a pull-request comment (GitHub, GitLab).
+    Markdown,
 }
 
 /// Arguments of `plan`.
@@ -199,6 +298,23 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub guards: GuardArgs,
+
+    /// Output format: `json` prints one document with the plan and each instance's outcome
+    /// (needs --auto-approve or --plan).
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+
+    /// After deleting, wait until the deleted instances have left the listing.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits, e.g. `15m`, `90s`.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration, requires = "wait")]
+    pub wait_timeout: std::time::Duration,
+
+    /// How often --wait lists the instances.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub wait_interval: std::time::Duration,
 }
 
 /// Arguments of `emulator`.
@@ -235,4 +351,14 @@ pub struct EmulatorArgs {
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fail_delete_requests: usize,
+
+    /// Deleted instances stay listed as DELETING for N listings before they disappear.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub delete_linger: usize,
+
+    /// Fault injection (repeatable, consumed in order by the requests they apply to):
+    /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
+    /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<crate::emulator::Fault>,
 }

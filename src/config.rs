@@ -149,6 +149,13 @@ pub fn check_endpoint(raw: &str, origin: &str) -> Result<Url> {
             "{origin}: endpoint `{raw}` has no host"
         )));
     }
+    if !matches!(url.path(), "" | "/") {
+        return Err(Error::Usage(format!(
+            "{origin}: endpoint `{raw}` has a path (`{}`); give only scheme, host and port: \
+             requests go to <endpoint>/v2/<project_id>/instances",
+            url.path()
+        )));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Usage(format!(
             "{origin}: the endpoint must not have a query or fragment"
@@ -633,6 +640,17 @@ mod tests {
             }),
             other => panic!("expected a known project id, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_endpoint_with_a_path_is_refused() {
+        let e = err(check_endpoint(
+            "https://dcs.example.com/prefix",
+            "--endpoint",
+        ));
+        assert!(e.contains("has a path (`/prefix`)"), "{e}");
+        assert!(check_endpoint("https://dcs.example.com/", "--endpoint").is_ok());
+        assert!(check_endpoint("https://dcs.example.com", "--endpoint").is_ok());
     }
 
     #[test]

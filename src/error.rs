@@ -89,6 +89,10 @@ pub enum Error {
     #[error("{0}")]
     DeleteFailed(String),
 
+    /// `apply --wait` timed out with deleted instances still listed.
+    #[error("{0}")]
+    Wait(String),
+
     /// The built-in emulator could not start.
     #[error("emulator: {0}")]
     Emulator(String),

@@ -15,7 +15,7 @@
 //!     id: aabe73af-1db8-4401-b39c-c56996023989
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
-use crate::model::{Entry, Guards, Limit, NameGlob, NameRegex, ProtectRule, Rules, Scope};
+use crate::model::{
+    Entry, Guards, Instance, Limit, NameGlob, NameRegex, ProtectRule, Rules, Scope,
+};
 
 /// A manifest larger than this is refused before parsing.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -87,6 +89,128 @@ impl Manifest {
     }
 }
 
+/// What `export` writes: where the instances live and which ones to declare.
+#[derive(Debug, Clone)]
+pub struct Export<'a> {
+    /// Comment lines for the top of the file (without `# `).
+    pub header: Vec<String>,
+    /// `project_id:`.
+    pub project_id: &'a str,
+    /// `region:`, when the target came from a region.
+    pub region: Option<&'a str>,
+    /// `endpoint:`, when the target did not come from a region.
+    pub endpoint: Option<&'a str>,
+    /// `scope:` to carry over.
+    pub scope: &'a Scope,
+    /// The instances to declare, each with a comment line.
+    pub instances: Vec<(&'a Instance, String)>,
+}
+
+/// A YAML scalar for `s`, quoted when YAML needs it (`0123`, `yes`, `a: b`, …).
+fn yaml_scalar(s: &str) -> String {
+    match serde_yaml::to_string(s) {
+        Ok(text) => text.trim_end_matches('\n').to_owned(),
+        // Cannot happen for a string; fall back to a double-quoted JSON string, valid YAML.
+        Err(_) => serde_json::Value::String(s.to_owned()).to_string(),
+    }
+}
+
+/// Writes a manifest declaring `export.instances` by name and id; [`parse`] reads it back.
+pub fn export_text(export: &Export<'_>) -> String {
+    let mut out = String::new();
+    for line in &export.header {
+        out.push_str(&format!("# {line}\n"));
+    }
+    out.push_str(&format!("project_id: {}\n", yaml_scalar(export.project_id)));
+    if let Some(region) = export.region {
+        out.push_str(&format!("region: {}\n", yaml_scalar(region)));
+    }
+    if let Some(endpoint) = export.endpoint {
+        out.push_str(&format!("endpoint: {}\n", yaml_scalar(endpoint)));
+    }
+    let scope = export.scope;
+    if !scope.is_everything() {
+        out.push_str("scope:\n");
+        if let Some(p) = &scope.name_prefix {
+            out.push_str(&format!("  name_prefix: {}\n", yaml_scalar(p)));
+        }
+        if let Some(r) = &scope.name_regex {
+            out.push_str(&format!("  name_regex: {}\n", yaml_scalar(r.source())));
+        }
+        if let Some(e) = &scope.enterprise_project_id {
+            out.push_str(&format!("  enterprise_project_id: {}\n", yaml_scalar(e)));
+        }
+        if !scope.tags.is_empty() {
+            out.push_str("  tags:\n");
+            for (k, v) in &scope.tags {
+                out.push_str(&format!("    {}: {}\n", yaml_scalar(k), yaml_scalar(v)));
+            }
+        }
+    }
+    if export.instances.is_empty() {
+        out.push_str("instances: []\n");
+        return out;
+    }
+    out.push_str("instances:\n");
+    for (i, comment) in &export.instances {
+        out.push_str(&format!("  # {}\n", comment.replace(['\n', '\r'], " ")));
+        out.push_str(&format!("  - name: {}\n", yaml_scalar(&i.name)));
+        out.push_str(&format!("    id: {}\n", yaml_scalar(&i.id)));
+    }
+    out
+}
+
+/// Deeper flow nesting than this is refused before parsing: a manifest needs three levels,
+/// and the YAML scanner's cost grows with the square of the depth.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting (`[`, `{`) first goes deeper than [`MAX_FLOW_DEPTH`], as 1-based line
+/// and column; quoted scalars and comments are skipped. A cheap lexical pass, linear in the
+/// text.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut state = State::Plain;
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut previous = '\n';
+    let mut escaped = false;
+    for c in text.chars() {
+        column += 1;
+        match state {
+            State::Plain => match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '\'' => state = State::Single,
+                '"' => state = State::Double,
+                '#' if previous.is_whitespace() => state = State::Comment,
+                _ => {}
+            },
+            State::Single if c == '\'' => state = State::Plain,
+            State::Double if escaped => escaped = false,
+            State::Double if c == '\\' => escaped = true,
+            State::Double if c == '"' => state = State::Plain,
+            State::Comment if c == '\n' => state = State::Plain,
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        }
+        previous = c;
+    }
+    None
+}
+
 /// Reads and validates the manifest at `path`.
 pub fn load(path: &Path) -> Result<Manifest> {
     let display = path.display().to_string();
@@ -135,6 +259,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
             display,
             "the file is empty; a manifest needs at least `instances:` (see docs/manifest.md)"
                 .to_owned(),
+        ));
+    }
+    if let Some((line, column)) = too_deep(text) {
+        return Err(fail(
+            format!("{display}:{line}:{column}"),
+            format!(
+                "more than {MAX_FLOW_DEPTH} levels of `[ ]` or `{{ }}` nesting; a manifest is \
+                 nearly flat, so this file is not one"
+            ),
         ));
     }
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
@@ -200,7 +333,10 @@ fn refuse_secret_key(message: String) -> String {
 
 /// Splits a serde_yaml error into `file:line:column` and its message without the location.
 fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
-    let text = e.to_string();
+    let text = e.to_string().replace(
+        "expected struct RawManifest",
+        "expected a mapping with `instances:` (and `project_id:`, `region:`, …)",
+    );
     match e.location() {
         Some(loc) => {
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
@@ -520,8 +656,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Instances, A::Error> {
         let mut entries: Vec<Entry> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut ids: HashSet<String> = HashSet::new();
-        let mut names: HashSet<String> = HashSet::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
         loop {
             let seed = EntrySeed {
                 index: entries.len(),
@@ -541,8 +677,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 /// that every error carries the item's line.
 struct EntrySeed<'s> {
     index: usize,
-    ids: &'s mut HashSet<String>,
-    names: &'s mut HashSet<String>,
+    ids: &'s mut HashMap<String, usize>,
+    names: &'s mut HashMap<String, usize>,
 }
 
 impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {
@@ -589,15 +725,15 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         }
         let index = self.index;
         if let Some(id) = &id {
-            if !self.ids.insert(id.clone()) {
+            if let Some(first) = self.ids.insert(id.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: id `{id}` is declared twice (instances[{index}])"
+                    "duplicate entry: id `{id}` is already declared by instances[{first}]"
                 )));
             }
         } else if let Some(name) = &name {
-            if !self.names.insert(name.clone()) {
+            if let Some(first) = self.names.insert(name.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: name `{name}` is declared twice (instances[{index}])"
+                    "duplicate entry: name `{name}` is already declared by instances[{first}]"
                 )));
             }
         } else {
@@ -622,6 +758,25 @@ mod tests {
             Ok(m) => panic!("expected an error, got {m:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing_but_quotes_and_comments_do_not_count() {
+        let deep = format!("instances: {}{}\n", "[".repeat(65), "]".repeat(65));
+        assert_eq!(too_deep(&deep), Some((1, 76)));
+        let e = error_of(&deep);
+        assert!(e.starts_with("dcs.yaml:1:76: more than 64 levels"), "{e}");
+        let fine = format!(
+            "instances: # {}\n  - name: '{}'\n  - name: \"{}\\\"[\"\n",
+            "[".repeat(100),
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        assert_eq!(too_deep(&fine), None);
+        assert_eq!(
+            too_deep(&format!("{}{}", "[".repeat(64), "]".repeat(64))),
+            None
+        );
     }
 
     #[test]

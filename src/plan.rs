@@ -6,7 +6,8 @@
 //!
 //! Rules:
 //! - an entry with `id` matches the live instance with that id; if it also gives `name`, the two
-//!   must agree (and a live instance of that name with another id is a conflict too);
+//!   must agree; when the id is not live but an instance of that name is, that is a conflict
+//!   too (the pinned instance was most likely re-created);
 //! - an entry with only `name` matches every live instance of exactly that name;
 //! - a live instance outside the manifest's `scope` is out of scope and never touched;
 //! - a declared instance is kept; an undeclared one that a `protect` rule matches is protected;

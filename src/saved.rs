@@ -353,4 +353,36 @@ mod tests {
                 .starts_with("plan.json: not a saved plan")
         );
     }
+
+    #[test]
+    fn a_written_document_parses_back_with_its_deletions_and_overrides() {
+        let text = "instances:\n  - name: a\n";
+        let plan = Plan {
+            delete: vec![decision(inst("2", "b"), "not declared in the manifest")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let ctx = PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: crate::api::sign::sha256_hex(text.as_bytes()),
+            endpoint: "http://127.0.0.1:1/".to_owned(),
+            project_id: "p".to_owned(),
+            refusals: Vec::new(),
+            verbose: false,
+            created_at: "2026-01-01T00:00:00Z".to_owned(),
+            color: false,
+        };
+        let overrides = Overrides {
+            allow_empty: true,
+            max_delete: Some(7),
+        };
+        let doc = document(&plan, &ctx, text, overrides);
+        let back = parse(doc.to_string().as_bytes(), "plan.json").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.manifest.text, text);
+        assert_eq!(back.delete.len(), 1);
+        assert_eq!(back.delete[0].id, "2");
+        assert_eq!(back.delete[0].name, "b");
+        assert_eq!(Overrides::from(back.overrides), overrides);
+        assert_eq!(back.endpoint, "http://127.0.0.1:1/");
+    }
 }

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, warn};
 use url::Url;
 
+use super::retry::{self, RetryPolicy, retryable_status};
 use super::sign::{self, SignInput};
 use super::wire::{self, BatchDeleteBody, BatchDeleteResponse, ListResponse};
 use super::{DELETE_BATCH_MAX, LIST_LIMIT};
@@ -159,6 +160,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Timeout of one whole request.
     pub request_timeout: Duration,
+    /// Retries of failed requests.
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -166,6 +169,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -173,8 +177,11 @@ impl Default for ClientOptions {
 /// The outcome of deleting one instance, as the batch answer reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// `result: success`: the API accepted the deletion (it completes asynchronously).
+    /// `result: success`: the API accepted the deletion (it completes asynchronously); or,
+    /// after a request whose answer was lost, the instance is gone from the listing.
     Deleted,
+    /// After a request whose answer was lost: the listing shows the instance `DELETING`.
+    Deleting,
     /// `result: failed`, or no result for this id, or the whole request failed: the reason.
     Failed(String),
 }
@@ -187,12 +194,15 @@ pub struct Client {
     host: String,
     project_id: String,
     auth: Auth,
+    retry: RetryPolicy,
 }
 
 /// What an HTTP exchange gave back.
 pub(super) struct Answer {
     pub(super) status: u16,
     pub(super) request_id: Option<String>,
+    /// `Retry-After`, as sent.
+    pub(super) retry_after: Option<String>,
     pub(super) body: Vec<u8>,
 }
 
@@ -235,6 +245,7 @@ impl Client {
             host,
             project_id,
             auth: auth.into(),
+            retry: options.retry,
         })
     }
 
@@ -300,6 +311,11 @@ impl Client {
             .find_map(|h| response.headers().get(*h))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response.bytes().await.map_err(transport)?.to_vec();
         debug!(method = %method, url = %url, status, request_id = request_id.as_deref().unwrap_or("-"), bytes = body.len(), "answer");
         Ok((
@@ -307,9 +323,67 @@ impl Client {
             Answer {
                 status,
                 request_id,
+                retry_after,
                 body,
             },
         ))
+    }
+
+    /// [`Client::send`] under the retry policy: reads are retried on 429, 5xx, timeouts and
+    /// connection errors; deletes only on 429 and 503 (the request was not processed). Each
+    /// retry is logged with its reason. The last answer or error is returned when the retries
+    /// or the deadline run out.
+    pub(super) async fn send_with_retry(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<(String, Answer)> {
+        let read = method == reqwest::Method::GET;
+        let start = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let result = self.send(method.clone(), path, query, body.clone()).await;
+            let (reason, retry_after) = match &result {
+                Ok((_, a)) if retryable_status(a.status, read) => {
+                    let code = wire::parse_error_body(&a.body)
+                        .and_then(|b| b.code)
+                        .map(|c| format!(" {c}"))
+                        .unwrap_or_default();
+                    (
+                        format!("HTTP {}{code}", a.status),
+                        a.retry_after.as_deref().and_then(|v| {
+                            retry::parse_retry_after(v, time::OffsetDateTime::now_utc())
+                        }),
+                    )
+                }
+                Err(Error::Transport { message, .. }) if read => (message.clone(), None),
+                _ => return result,
+            };
+            let delay = retry::backoff(&self.retry, attempt, retry_after, retry::jitter());
+            if attempt >= self.retry.max_retries {
+                warn!(
+                    "{method} {path}: giving up after {} retries: {reason}",
+                    attempt
+                );
+                return result;
+            }
+            if start.elapsed() + delay > self.retry.deadline {
+                warn!(
+                    "{method} {path}: giving up, the retry deadline of {}s would pass: {reason}",
+                    self.retry.deadline.as_secs()
+                );
+                return result;
+            }
+            attempt += 1;
+            warn!(
+                "{method} {path}: {reason}; retry {attempt} of {} in {} ms",
+                self.retry.max_retries,
+                delay.as_millis()
+            );
+            tokio::time::sleep(delay).await;
+        }
     }
 
     /// Turns a non-2xx answer into an [`Error::Api`] with a hint where one helps; `action` is
@@ -387,7 +461,9 @@ impl Client {
             ("offset".to_owned(), offset.to_string()),
         ];
         let path = self.instances_path();
-        let (url, answer) = self.send(reqwest::Method::GET, &path, &query, None).await?;
+        let (url, answer) = self
+            .send_with_retry(reqwest::Method::GET, &path, &query, None)
+            .await?;
         if !(200..300).contains(&answer.status) {
             return Err(self.api_error("GET", url, answer, "dcs:instance:list"));
         }
@@ -485,7 +561,7 @@ impl Client {
         let query = vec![("all_failure".to_owned(), "false".to_owned())];
         let path = self.instances_path();
         let (url, answer) = self
-            .send(
+            .send_with_retry(
                 reqwest::Method::DELETE,
                 &path,
                 &query,
@@ -642,6 +718,7 @@ mod tests {
         Answer {
             status,
             request_id: Some("rid-1".to_owned()),
+            retry_after: None,
             body: body.as_bytes().to_vec(),
         }
     }

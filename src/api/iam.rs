@@ -32,7 +32,7 @@ pub async fn project_id_of_region(
     let client = Client::new(iam.clone(), String::new(), auth.clone(), options)?;
     let query = vec![("name".to_owned(), region.to_owned())];
     let (url, answer) = client
-        .send(reqwest::Method::GET, "/v3/projects", &query, None)
+        .send_with_retry(reqwest::Method::GET, "/v3/projects", &query, None)
         .await?;
     if !(200..300).contains(&answer.status) {
         return Err(client.api_error("GET", url, answer, LIST_PROJECTS_ACTION));

@@ -2,6 +2,7 @@
 //!
 //! - [`sign`]: `SDK-HMAC-SHA256` signing, pure functions;
 //! - [`wire`]: the JSON bodies of the API, parsed tolerantly, converted to [`crate::model`] types;
+//! - [`retry`]: which failures are retried and how long to wait, pure functions;
 //! - [`client`]: the reqwest client that lists (paginated) and batch-deletes instances;
 //! - [`iam`]: the project-id lookup of a region (`GET /v3/projects?name=`).
 //!
@@ -9,6 +10,7 @@
 
 pub mod client;
 pub mod iam;
+pub mod retry;
 pub mod sign;
 pub mod wire;
 

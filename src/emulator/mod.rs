@@ -15,6 +15,7 @@
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 
 mod data;
+pub mod faults;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub use data::{EmuInstance, generate_instances, load_state_file, sample_instance
 use crate::api::sign::{self, SignInput};
 use crate::api::{DELETE_BATCH_MAX, LIST_LIMIT};
 use crate::error::{Error, Result};
+pub use faults::Fault;
+use faults::Kind;
 
 /// The statuses in which the emulator, like the API, accepts a deletion.
 const DELETABLE: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
@@ -65,6 +68,11 @@ pub struct EmulatorConfig {
     pub fail_delete: Vec<String>,
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     pub fail_delete_requests: usize,
+    /// Deleted instances linger in status `DELETING` for this many listings (list requests
+    /// at offset 0) before they disappear, as on the real cloud.
+    pub delete_linger: usize,
+    /// Fault injection: a queue of faults, each consumed by the next request it applies to.
+    pub faults: Vec<Fault>,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -119,6 +127,8 @@ struct Inner {
     requests: Vec<RequestRecord>,
     counter: u64,
     seed: u64,
+    /// Deleted ids still shown as `DELETING`, with the listings left before they go.
+    lingering: std::collections::HashMap<String, usize>,
 }
 
 impl Shared {
@@ -133,6 +143,7 @@ impl Shared {
                 requests: Vec::new(),
                 counter: 0,
                 seed,
+                lingering: std::collections::HashMap::new(),
             }),
         })
     }
@@ -151,6 +162,11 @@ impl Shared {
     /// The instances that exist now.
     pub fn instances(&self) -> Vec<EmuInstance> {
         self.lock().instances.clone()
+    }
+
+    /// Changes the instances in place (tests use it to change the world between two runs).
+    pub fn update_instances(&self, f: impl FnOnce(&mut Vec<EmuInstance>)) {
+        f(&mut self.lock().instances);
     }
 
     /// The ids of the instances that exist now, in storage order.
@@ -293,7 +309,47 @@ async fn handle(
     let mut inner = shared.lock();
     inner.counter += 1;
     let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
-    let (status, value, delete_ids) = inner.dispatch(&method, &uri, &headers, &body, &request_id);
+    let offset = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let fault = faults::take(&mut inner.config.faults, &method, offset);
+    let (status, value, delete_ids) = match fault {
+        Some(Kind::Status(429)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "error_code": "APIGW.0308",
+                "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second",
+                "request_id": request_id,
+            }),
+            Vec::new(),
+        ),
+        Some(Kind::Status(code)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            dcs_error(
+                "DCS.5000",
+                "Internal server error (injected by the emulator).",
+            ),
+            Vec::new(),
+        ),
+        Some(Kind::Html | Kind::Close | Kind::Garbage) => {
+            (StatusCode::BAD_GATEWAY, Value::Null, Vec::new())
+        }
+        Some(Kind::Insert) => {
+            let n = inner.counter;
+            inner.instances.insert(
+                0,
+                EmuInstance::new(
+                    &format!("00000000-0000-4000-8000-{n:012x}"),
+                    &format!("inserted-{n}"),
+                ),
+            );
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+        Some(Kind::LoseAnswer) | None => {
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+    };
     inner.requests.push(RequestRecord {
         method: method.to_string(),
         path: uri.path().to_owned(),
@@ -310,9 +366,32 @@ async fn handle(
     });
     drop(inner);
     tracing::info!(
-        "{method} {uri} -> {} (request id {request_id})",
-        status.as_u16()
+        "{method} {uri} -> {} (request id {request_id}){}",
+        status.as_u16(),
+        fault
+            .map(|k| format!(" [fault: {k:?}]"))
+            .unwrap_or_default()
     );
+    match fault {
+        Some(Kind::Close | Kind::LoseAnswer) => return cut_off(),
+        Some(Kind::Html) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+            )
+                .into_response();
+        }
+        Some(Kind::Garbage) => {
+            return (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "{\"instance_num\": 3, \"instances\": [{\"instance_id\": \"x\",\u{0}\u{1}garbage",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let body = serde_json::to_vec(&value).unwrap_or_default();
     let mut response = (
         status,
@@ -329,7 +408,27 @@ async fn handle(
         }
         response.headers_mut().insert("x-request-id", v);
     }
+    if fault == Some(Kind::Status(429)) {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+    }
     response
+}
+
+/// A response whose body fails at once: the connection is dropped before a complete answer.
+fn cut_off() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "answer lost (injected by the emulator)",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_LENGTH, "1000")
+        .body(axum::body::Body::from_stream(failing))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 impl Inner {
@@ -489,9 +588,27 @@ impl Inner {
         json!({ "projects": projects, "links": { "self": "/v3/projects" } })
     }
 
-    fn list(&self, query: &[(String, String)]) -> (StatusCode, Value) {
-        let param = |k: &str| param(query, k);
-        let offset = match param("offset").map(str::parse::<i64>) {
+    /// A new listing starts: lingering deletions come one listing closer to disappearing.
+    fn age_lingering(&mut self) {
+        if self.lingering.is_empty() {
+            return;
+        }
+        for left in self.lingering.values_mut() {
+            *left = left.saturating_sub(1);
+        }
+        let gone: std::collections::HashSet<String> = self
+            .lingering
+            .iter()
+            .filter(|(_, left)| **left == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.lingering.retain(|_, left| *left > 0);
+        self.instances.retain(|i| !gone.contains(&i.id));
+        self.save();
+    }
+
+    fn list(&mut self, query: &[(String, String)]) -> (StatusCode, Value) {
+        let offset = match param(query, "offset").map(str::parse::<i64>) {
             None => 0,
             Some(Ok(n)) if n >= 0 => n,
             Some(_) => {
@@ -501,6 +618,10 @@ impl Inner {
                 );
             }
         };
+        if offset == 0 {
+            self.age_lingering();
+        }
+        let param = |k: &str| param(query, k);
         let limit = match param("limit").map(str::parse::<i64>) {
             None => 10,
             Some(Ok(n)) if (1..=LIST_LIMIT as i64).contains(&n) => n,
@@ -584,13 +705,20 @@ impl Inner {
         let requested: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut deleted: std::collections::HashSet<String> = std::collections::HashSet::new();
         let fail = &self.config.fail_delete;
-        self.instances.retain(|inst| {
+        let linger = self.config.delete_linger;
+        let lingering = &mut self.lingering;
+        self.instances.retain_mut(|inst| {
             let go = requested.contains(inst.id.as_str())
                 && !fail.contains(&inst.id)
                 && inst.charging_mode != 1
                 && DELETABLE.contains(&inst.status.as_str());
             if go {
                 deleted.insert(inst.id.clone());
+                if linger > 0 {
+                    "DELETING".clone_into(&mut inst.status);
+                    lingering.insert(inst.id.clone(), linger);
+                    return true;
+                }
             }
             !go
         });
