@@ -297,7 +297,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
         endpoint: raw.endpoint,
         instances: instances.0,
         rules: Rules {
-            scope: raw.scope.map(RawScope::into_scope).unwrap_or_default(),
+            scope: match raw.scope.map(RawScope::into_scope) {
+                Some(scope) if scope.is_everything() => {
+                    return Err(fail(
+                        display,
+                        "`scope:` names no selector, which would manage the whole project; \
+                         give `name_prefix`, `name_regex`, `enterprise_project_id` or `tags`, \
+                         or remove `scope:`"
+                            .to_owned(),
+                    ));
+                }
+                scope => scope.unwrap_or_default(),
+            },
             protect: raw.protect.map(|p| p.0).unwrap_or_default(),
             guards: raw.guards.map(RawGuards::into_guards).unwrap_or_default(),
         },
@@ -333,10 +344,21 @@ fn refuse_secret_key(message: String) -> String {
 
 /// Splits a serde_yaml error into `file:line:column` and its message without the location.
 fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
-    let text = e.to_string().replace(
-        "expected struct RawManifest",
-        "expected a mapping with `instances:` (and `project_id:`, `region:`, …)",
-    );
+    let text = e
+        .to_string()
+        .replace(
+            "expected struct RawManifest",
+            "expected a mapping with `instances:` (and `project_id:`, `region:`, …)",
+        )
+        .replace(
+            "expected struct RawScope",
+            "expected a mapping of selectors (`name_prefix`, `name_regex`, `enterprise_project_id`, `tags`)",
+        )
+        .replace(
+            "expected struct RawGuards",
+            "expected a mapping (`max_delete`, `min_age`, `allow_empty`)",
+        )
+        .replace("invalid type: unit value, expected", "no value given; expected");
     match e.location() {
         Some(loc) => {
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
@@ -353,22 +375,43 @@ fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
+    #[serde(default, deserialize_with = "present")]
     project_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     region: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     endpoint: Option<String>,
     instances: Option<Instances>,
+    #[serde(default, deserialize_with = "present")]
     scope: Option<RawScope>,
+    #[serde(default, deserialize_with = "present")]
     protect: Option<ProtectList>,
+    #[serde(default, deserialize_with = "present")]
     guards: Option<RawGuards>,
+}
+
+/// A key that is written must have a value: `name_prefix:` with nothing after it is an error,
+/// not "no prefix" (which would silently widen the scope to the whole project). An absent key
+/// is `None` through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `scope:`: every selector given must match for an instance to be managed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScope {
+    #[serde(default, deserialize_with = "present")]
     name_prefix: Option<NonEmpty>,
+    #[serde(default, deserialize_with = "present")]
     name_regex: Option<Parsed<NameRegex>>,
-    enterprise_project_id: Option<Scalar>,
+    #[serde(default, deserialize_with = "present")]
+    enterprise_project_id: Option<Id>,
+    #[serde(default, deserialize_with = "present")]
     tags: Option<TagMap>,
 }
 
@@ -387,8 +430,11 @@ impl RawScope {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGuards {
+    #[serde(default, deserialize_with = "present")]
     max_delete: Option<Parsed<Limit>>,
+    #[serde(default, deserialize_with = "present")]
     min_age: Option<Parsed<std::time::Duration>>,
+    #[serde(default, deserialize_with = "present")]
     allow_empty: Option<bool>,
 }
 
@@ -496,6 +542,10 @@ impl<'de> Deserialize<'de> for NonEmpty {
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NonEmpty, E> {
                 if v.trim().is_empty() {
                     Err(E::custom("the value is empty"))
+                } else if v.trim() != v {
+                    Err(E::custom(format!(
+                        "the value has leading or trailing spaces: {v:?}"
+                    )))
                 } else {
                     Ok(NonEmpty(v.to_owned()))
                 }
@@ -533,6 +583,24 @@ impl<'de> Deserialize<'de> for Scalar {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An identifier given as a string or a number (`"0"` or `0`): not empty, no surrounding spaces.
+struct Id(String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let Scalar(v) = Scalar::deserialize(d)?;
+        if v.trim().is_empty() {
+            return Err(de::Error::custom("`enterprise_project_id` is empty"));
+        }
+        if v.trim() != v {
+            return Err(de::Error::custom(format!(
+                "`enterprise_project_id` has leading or trailing spaces: {v:?}"
+            )));
+        }
+        Ok(Id(v))
     }
 }
 

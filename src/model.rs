@@ -78,7 +78,12 @@ impl NameRegex {
                 source: source.to_owned(),
                 regex,
             })
-            .map_err(|e| format!("invalid regular expression `{source}`: {e}"))
+            .map_err(|e| {
+                // The regex library explains over several lines; keep the error on one.
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim();
+                format!("invalid regular expression `{source}`: {why}")
+            })
     }
 
     /// The pattern as written.

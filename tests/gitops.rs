@@ -252,7 +252,7 @@ fn apply_wait_times_out_naming_the_instances_still_listed() {
             "--wait-interval",
             "50ms",
         ])
-        .expect(1);
+        .expect(4);
     assert!(
         run.stderr.contains(&format!(
             "--wait-timeout 300ms passed and 2 of 2 deleted instances are still listed: a ({A}, DELETING), b ({B}, DELETING)"

@@ -392,3 +392,56 @@ fn max_delete_as_a_percentage_counts_managed_instances_only() {
     p.run(&["apply", "--auto-approve"]).expect(0);
     assert_eq!(live_names(&p).len(), 18);
 }
+
+#[test]
+fn the_empty_guard_does_not_fire_when_nothing_would_be_deleted() {
+    let p = Project::new(vec![inst("prod-a"), inst("busy").with_status("RESTARTING")]);
+    p.manifest("protect:\n  - name: 'prod-*'\ninstances: []\n");
+    let doc = plan_doc(&p, &[]);
+    assert_eq!(doc["refusals"], json!([]), "{doc}");
+    p.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(p.deletes().is_empty());
+}
+
+#[test]
+fn a_selector_written_without_a_value_is_an_error_not_a_wider_scope() {
+    let p = Project::new(vec![inst("a")]);
+    for (body, message) in [
+        (
+            "scope:\n  name_prefix:\n",
+            "scope.name_prefix: the value is empty",
+        ),
+        ("scope:\n", "`scope:` names no selector"),
+        ("scope: {}\n", "`scope:` names no selector"),
+        (
+            "scope:\n  name_regex:\n",
+            "scope.name_regex: no value given",
+        ),
+        (
+            "scope:\n  enterprise_project_id: ''\n",
+            "`enterprise_project_id` is empty",
+        ),
+        (
+            "scope:\n  name_prefix: ' ci-'\n",
+            "leading or trailing spaces",
+        ),
+        (
+            "guards:\n  max_delete:\n",
+            "guards.max_delete: no value given",
+        ),
+        ("guards:\n  min_age:\n", "guards.min_age: no value given"),
+        (
+            "guards:\n  allow_empty:\n",
+            "guards.allow_empty: no value given",
+        ),
+    ] {
+        p.manifest(&format!("{body}instances:\n  - name: x\n"));
+        let run = p.run(&["plan"]).expect(1);
+        assert!(run.stderr.contains(message), "{body}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{body}: {}", run.stderr);
+    }
+    assert!(
+        p.requests().is_empty(),
+        "nothing is sent for a bad manifest"
+    );
+}

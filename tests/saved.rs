@@ -351,6 +351,12 @@ fn an_edited_or_foreign_plan_file_is_an_error() {
     p.write("edited.json", &doc.to_string());
     let run = p.run(&["apply", "--plan", "edited.json"]).expect(1);
     assert!(run.stderr.contains("was edited"), "{}", run.stderr);
+    // Raising an override by hand (a guard bypass) is caught too.
+    let mut doc = saved_doc(&p);
+    doc["overrides"]["max_delete"] = json!(99);
+    p.write("raised.json", &doc.to_string());
+    let run = p.run(&["apply", "--plan", "raised.json"]).expect(1);
+    assert!(run.stderr.contains("plan_sha256"), "{}", run.stderr);
     p.write("junk.json", "{\"hello\": 1}");
     let run = p.run(&["apply", "--plan", "junk.json"]).expect(1);
     assert!(

@@ -65,7 +65,7 @@ impl From<WireInstance> for Instance {
             id: w.instance_id,
             name: w.name,
             status: w.status,
-            created_at: w.created_at,
+            created_at: w.created_at.filter(|c| !c.trim().is_empty()),
             charging_mode: w.charging_mode,
             engine,
             spec_code: w.spec_code,
