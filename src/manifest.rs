@@ -190,8 +190,10 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
                     }
                 }
                 ']' | '}' => depth = depth.saturating_sub(1),
-                '\'' => state = State::Single,
-                '"' => state = State::Double,
+                // A quote opens a quoted scalar only where a value can start; in `don't`
+                // it is just a character.
+                '\'' if opens_value(previous) => state = State::Single,
+                '"' if opens_value(previous) => state = State::Double,
                 '#' if previous.is_whitespace() => state = State::Comment,
                 _ => {}
             },
@@ -209,6 +211,11 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
         previous = c;
     }
     None
+}
+
+/// True when a quote after `previous` starts a quoted scalar.
+fn opens_value(previous: char) -> bool {
+    previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':' | '-' | '?')
 }
 
 /// Reads and validates the manifest at `path`.

@@ -81,6 +81,11 @@ fn hostile_manifests_fail_fast_with_one_line() {
             "dcs.yaml",
         ),
         (
+            "deep nesting after an apostrophe in a plain scalar",
+            format!("{head}instances:\n  - name: don't\nx: {}\n", "[".repeat(60_000)).into_bytes(),
+            "dcs.yaml",
+        ),
+        (
             "deep nesting of mappings",
             format!("{head}instances:\n  - name: {}x{}\n", "{a: ".repeat(50_000), "}".repeat(50_000))
                 .into_bytes(),
