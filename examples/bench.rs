@@ -78,6 +78,8 @@ fn child(args: &[String]) -> Res<()> {
     let mut io = Io {
         out: &mut stdout,
         confirm: &mut confirm,
+        color: false,
+        progress: false,
     };
     let code = runtime
         .block_on(dcs_reconcile::run(cli, &env, &mut io))

@@ -26,7 +26,7 @@ impl Report {
             .iter()
             .filter_map(|(i, o)| match o {
                 DeleteOutcome::Failed(why) => Some((i, why.as_str())),
-                DeleteOutcome::Deleted => None,
+                DeleteOutcome::Deleted | DeleteOutcome::Deleting => None,
             })
             .collect()
     }
@@ -41,6 +41,39 @@ impl Report {
 /// API's cap allows.
 pub fn batches(instances: &[Instance]) -> std::slice::Chunks<'_, Instance> {
     instances.chunks(DELETE_BATCH_MAX)
+}
+
+/// After a failed delete request, what became of each instance of its batch, from a fresh
+/// listing: gone is deleted, `DELETING` is being deleted, anything else failed. If listing
+/// fails too, every outcome is unknown and reported as failed.
+async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<DeleteOutcome> {
+    match client.list_instances().await {
+        Ok(live) => {
+            let now: std::collections::HashMap<&str, &Instance> =
+                live.iter().map(|i| (i.id.as_str(), i)).collect();
+            batch
+                .iter()
+                .map(|inst| match now.get(inst.id.as_str()) {
+                    None => DeleteOutcome::Deleted,
+                    Some(i) if i.status == "DELETING" => DeleteOutcome::Deleting,
+                    Some(i) => DeleteOutcome::Failed(format!(
+                        "the delete request failed and the instance is still there (status {}): {why}",
+                        i.status
+                    )),
+                })
+                .collect()
+        }
+        Err(e) => batch
+            .iter()
+            .map(|_| {
+                DeleteOutcome::Failed(format!(
+                    "outcome unknown: the delete request failed ({why}) and listing again \
+                     failed too ({}); run plan again to see",
+                    e.to_string().lines().next().unwrap_or_default()
+                ))
+            })
+            .collect(),
+    }
 }
 
 /// Deletes the plan's instances; `on_outcome` is called as each outcome becomes known.
@@ -74,15 +107,15 @@ pub async fn apply(
             }
             Err(e) => {
                 let message = e.to_string();
-                for inst in batch {
-                    let outcome = DeleteOutcome::Failed(format!(
-                        "the delete request failed, so this deletion may or may not have \
-                         happened; run plan again to see: {message}"
-                    ));
+                let first = message.lines().next().unwrap_or_default().to_owned();
+                // The request may or may not have been carried out (a timeout or a lost
+                // answer): never resend it blindly; list again and report what is there.
+                let outcomes = settle(client, batch, &first).await;
+                for (inst, outcome) in batch.iter().zip(outcomes) {
                     on_outcome(inst, &outcome);
                     report.outcomes.push((inst.clone(), outcome));
                 }
-                stopped = Some(message.lines().next().unwrap_or_default().to_owned());
+                stopped = Some(first);
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -18,10 +19,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Examples:\n  \
         dcs-reconcile demo                     # try it all against the built-in emulator\n  \
         dcs-reconcile validate -f dcs.yaml     # check the manifest, no network\n  \
+        dcs-reconcile whoami -f dcs.yaml       # which credentials, project and endpoint\n  \
         dcs-reconcile plan -f dcs.yaml         # what would be deleted\n  \
         dcs-reconcile apply -f dcs.yaml        # delete it, after typing `yes`\n\n\
-        Credentials come from HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and \
-        HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials).\n\
+        Credentials come from, in this order: HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, \
+        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN \
+        (see docs/authentication.md; `dcs-reconcile whoami` shows what is used).\n\
         Exit codes: 0 ok, 1 error (nothing deleted), 2 plan --detailed-exitcode with deletions \
         pending, 3 refused by a safety guard, 4 some deletions failed."
 )]
@@ -41,6 +44,25 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// How long to wait for a connection (TCP and TLS), e.g. 10s [default: 10s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// How long one request may take in all, e.g. 60s or 2m [default: 60s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Log format on stderr: `text` for people, `json` (one object per event) for collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Retries of a failed request (throttling, 5xx, timeouts); default 5, or HW_MAX_RETRIES.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// Colour: `auto` colours terminals unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// What to do.
     #[command(subcommand)]
@@ -70,6 +92,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  dcs-reconcile validate -f dcs.yaml")]
     Validate(ManifestArg),
 
+    /// Show which credentials, project, region and endpoint would be used; nothing secret.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile whoami -f dcs.yaml\n  \
+        HW_REGION_NAME=cn-north-4 dcs-reconcile whoami   # without a manifest\n\n\
+        Contacts nothing, except IAM when the project id must be looked up by region.")]
+    Whoami(WhoamiArgs),
+
     /// Run the built-in DCS emulator on a loopback address until interrupted.
     #[command(after_help = "Examples:\n  \
         dcs-reconcile emulator --listen 127.0.0.1:8080 --generate 50\n  \
@@ -80,6 +109,92 @@ pub enum Command {
     /// A self-contained walkthrough: emulator, sample manifest, plan, apply, plan again.
     #[command(after_help = "Example:\n  dcs-reconcile demo")]
     Demo,
+
+    /// Unified diff between the declared instances and the live managed ones.
+    ///
+    /// One instance per line (`name  id`), sorted: `-` for live instances that would be
+    /// deleted, `+` for declared entries with no live instance. Exit 0 without differences,
+    /// 2 with differences.
+    #[command(after_help = "Example:\n  dcs-reconcile diff -f dcs.yaml")]
+    Diff(ManifestArg),
+
+    /// Write a manifest declaring every live managed instance, to adopt the tool on an
+    /// existing project.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile export --region cn-north-4 --project-id ID -o dcs.yaml\n  \
+        dcs-reconcile export -f dcs.yaml -o adopted.yaml   # target and scope from a manifest\n  \
+        dcs-reconcile export --endpoint URL --project-id ID --scope-prefix ci-\n\n\
+        `plan` on the exported file shows no deletions.")]
+    Export(ExportArgs),
+
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "Examples:\n  \
+        dcs-reconcile completions bash > /etc/bash_completion.d/dcs-reconcile\n  \
+        dcs-reconcile completions zsh > \"${fpath[1]}/_dcs-reconcile\"")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) on stdout.
+    #[command(
+        after_help = "Example:\n  dcs-reconcile man > dcs-reconcile.1 && man ./dcs-reconcile.1"
+    )]
+    Man,
+}
+
+/// Output formats of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// For people, as it happens.
+    Text,
+    /// One JSON document at the end (see docs/output.md).
+    Json,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On terminals, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Take endpoint, project and scope from this manifest.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Region, for the default endpoint (when no manifest or --endpoint gives one).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Export only instances whose name starts with this (also written as `scope.name_prefix`).
+    #[arg(long, value_name = "PREFIX")]
+    pub scope_prefix: Option<String>,
+
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The manifest read when `-f` is not given.
@@ -98,6 +213,27 @@ pub struct ManifestArg {
     pub file: PathBuf,
 }
 
+/// Arguments of `whoami`.
+#[derive(Debug, Args, Clone)]
+pub struct WhoamiArgs {
+    /// The manifest [default: dcs.yaml, if it exists].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// A duration: `30s`, `2m`, `1m30s`, `500ms`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let d = match t.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t).map_err(|e| format!("{e} (e.g. 30s, 2m)"))?,
+    };
+    if d.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(d)
+}
+
 /// Output formats of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -105,6 +241,8 @@ pub enum Format {
     Text,
     /// One JSON document (see docs/output.md).
     Json,
+    /// Markdown for a pull-request comment (GitHub, GitLab).
+    Markdown,
 }
 
 /// Arguments of `plan`.
@@ -180,6 +318,22 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub net: NetArgs,
+    /// Output format: `json` prints one document with the plan and each instance's outcome
+    /// (needs --auto-approve or --plan).
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+
+    /// After deleting, wait until the deleted instances have left the listing.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits, e.g. `15m`, `90s`.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration, requires = "wait")]
+    pub wait_timeout: std::time::Duration,
+
+    /// How often --wait lists the instances.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub wait_interval: std::time::Duration,
 }
 
 /// Arguments of `emulator`.
@@ -205,6 +359,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "SK", requires = "ak")]
     pub sk: Option<String>,
 
+    /// Also accept requests that carry `X-Auth-Token: TOKEN` instead of a signature.
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
+
     /// Fault injection: answer `failed` when asked to delete this id (repeatable).
     #[arg(long, value_name = "ID")]
     pub fail_delete: Vec<String>,
@@ -217,4 +375,13 @@ pub struct EmulatorArgs {
     /// overlap, as they would over a real network).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Deleted instances stay listed as DELETING for N listings before they disappear.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub delete_linger: usize,
+
+    /// Fault injection (repeatable, consumed in order by the requests they apply to):
+    /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
+    /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<crate::emulator::Fault>,
 }

@@ -94,6 +94,8 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
         let mut io = Io {
             out: &mut *out,
             confirm: &mut never,
+            color: false,
+            progress: false,
         };
         last_code = crate::run::run(cli, &env, &mut io).await?;
     }
@@ -110,6 +112,9 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
          \x20   dcs-reconcile validate -f dcs.yaml\n\
          \x20   dcs-reconcile plan -f dcs.yaml\n\
          \x20   dcs-reconcile apply -f dcs.yaml\n\n\
+         In a pipeline, review a saved plan and apply exactly it (refused if the world moved):\n\n\
+         \x20   dcs-reconcile plan -f dcs.yaml --out plan.json --format markdown > plan.md\n\
+         \x20   dcs-reconcile apply --plan plan.json -f dcs.yaml\n\n\
          To keep an emulator running for your own experiments: dcs-reconcile emulator --listen 127.0.0.1:8080",
         emulator.shared().requests().len()
     )

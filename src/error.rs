@@ -89,6 +89,10 @@ pub enum Error {
     #[error("{0}")]
     DeleteFailed(String),
 
+    /// `apply --wait` timed out with deleted instances still listed.
+    #[error("{0}")]
+    Wait(String),
+
     /// The built-in emulator could not start.
     #[error("emulator: {0}")]
     Emulator(String),
@@ -99,7 +103,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Guard(_) => EXIT_GUARD,
-            Error::DeleteFailed(_) => EXIT_DELETE_FAILED,
+            // Deletions were sent: never 1 ("nothing deleted").
+            Error::DeleteFailed(_) | Error::Wait(_) => EXIT_DELETE_FAILED,
             _ => EXIT_ERROR,
         }
     }

@@ -16,12 +16,16 @@
 //! ```
 //!
 //! - [`cli`]: clap-derive argument types; parsing only.
-//! - [`config`]: arguments + manifest + environment -> endpoint, project id, credentials.
+//! - [`config`]: arguments + manifest + environment -> endpoint, project id, credentials
+//!   (the credential chain), each with where it came from. No network.
+//! - [`identity`]: the resolved identity and target, after the IAM project-id lookup when
+//!   one is needed; what `-v` logs and `whoami` prints.
 //! - [`manifest`]: the only module that knows YAML; reads and validates `dcs.yaml`.
 //! - [`model`]: plain domain values (live [`model::Instance`], manifest [`model::Entry`],
 //!   the manifest's scope, protect rules and guards).
 //! - [`api`]: [`api::sign`] (SDK-HMAC-SHA256, pure), [`api::wire`] (tolerant JSON bodies),
-//!   [`api::client`] (reqwest; listing and batch deletion). Knows no YAML.
+//!   [`api::client`] (reqwest; listing and batch deletion), [`api::iam`] (project-id lookup).
+//!   Knows no YAML.
 //! - [`plan`]: the pure planner. No I/O, no YAML, no HTTP.
 //! - [`saved`]: saved plans (`plan --out`, `apply --plan`): the document and the staleness
 //!   check against a fresh plan. Pure.
@@ -39,6 +43,7 @@ pub mod config;
 pub mod demo;
 pub mod emulator;
 pub mod error;
+pub mod identity;
 pub mod manifest;
 pub mod model;
 pub mod plan;

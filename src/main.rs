@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use dcs_reconcile::cli::{Cli, Command};
+use dcs_reconcile::cli::{Cli, ColorChoice, Command, LogFormat};
 use dcs_reconcile::config::Env;
 use dcs_reconcile::error::EXIT_ERROR;
 use dcs_reconcile::run::{Confirmation, Io};
@@ -36,9 +36,12 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     let mut stdout = std::io::stdout();
     let mut confirm = ask_on_terminal;
+    let color = use_color(cli.color, std::io::stdout().is_terminal());
     let mut io = Io {
         out: &mut stdout,
         confirm: &mut confirm,
+        color,
+        progress: std::io::stderr().is_terminal() && !cli.quiet,
     };
     match runtime.block_on(dcs_reconcile::run(cli, &env, &mut io)) {
         Ok(code) => ExitCode::from(code),
@@ -47,6 +50,16 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Whether to colour a stream: `always`, `never`, or `auto` = a terminal without `NO_COLOR`
+/// (any non-empty value, <https://no-color.org>).
+fn use_color(choice: ColorChoice, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
 
@@ -92,9 +105,18 @@ fn init_logging(cli: &Cli) {
             filter = filter.add_directive(d);
         }
     }
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(use_color(cli.color, std::io::stderr().is_terminal()))
+            .try_init(),
+    };
 }

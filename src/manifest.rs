@@ -15,7 +15,7 @@
 //!     id: aabe73af-1db8-4401-b39c-c56996023989
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -23,14 +23,34 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
-use crate::model::{Entry, Guards, Limit, NameGlob, NameRegex, ProtectRule, Rules, Scope};
+use crate::model::{
+    Entry, Guards, Instance, Limit, NameGlob, NameRegex, ProtectRule, Rules, Scope,
+};
 
 /// A manifest larger than this is refused before parsing.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The environment variables that hold credentials, named when a manifest tries to hold one.
-const CREDENTIAL_VARIABLES: &str =
-    "HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and HUAWEICLOUD_SDK_SECURITY_TOKEN";
+/// Keys that would hold a secret. The manifest lives in Git, so any of them, even with an empty
+/// or null value, is refused with a pointer to where credentials go. They are deliberately not
+/// fields of the manifest, so they never show up among the "expected" keys of an error.
+const SECRET_KEYS: [&str; 10] = [
+    "ak",
+    "sk",
+    "access_key",
+    "secret_key",
+    "secret_access_key",
+    "security_token",
+    "token",
+    "auth_token",
+    "password",
+    "passwd",
+];
+
+/// Where credentials go instead, named when a manifest tries to hold one.
+const CREDENTIALS_ADVICE: &str = "credentials do not belong in the manifest (it is kept in Git); \
+     remove the key and set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HW_ACCESS_KEY and \
+     HW_SECRET_KEY, the ~/.huaweicloud/credentials file, or HW_AUTH_TOKEN) in the environment \
+     instead; see docs/authentication.md";
 
 /// A parsed, validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +71,151 @@ pub struct Manifest {
     pub sha256: String,
     /// The file's text, as read.
     pub text: String,
+}
+
+impl Manifest {
+    /// A manifest with nothing in it, for commands that can run without a file (`whoami`).
+    pub fn empty(path: &Path) -> Manifest {
+        Manifest {
+            path: path.to_path_buf(),
+            project_id: None,
+            region: None,
+            endpoint: None,
+            instances: Vec::new(),
+            rules: Rules::default(),
+            sha256: String::new(),
+            text: String::new(),
+        }
+    }
+}
+
+/// What `export` writes: where the instances live and which ones to declare.
+#[derive(Debug, Clone)]
+pub struct Export<'a> {
+    /// Comment lines for the top of the file (without `# `).
+    pub header: Vec<String>,
+    /// `project_id:`.
+    pub project_id: &'a str,
+    /// `region:`, when the target came from a region.
+    pub region: Option<&'a str>,
+    /// `endpoint:`, when the target did not come from a region.
+    pub endpoint: Option<&'a str>,
+    /// `scope:` to carry over.
+    pub scope: &'a Scope,
+    /// The instances to declare, each with a comment line.
+    pub instances: Vec<(&'a Instance, String)>,
+}
+
+/// A YAML scalar for `s`, quoted when YAML needs it (`0123`, `yes`, `a: b`, …).
+fn yaml_scalar(s: &str) -> String {
+    match serde_yaml::to_string(s) {
+        Ok(text) => text.trim_end_matches('\n').to_owned(),
+        // Cannot happen for a string; fall back to a double-quoted JSON string, valid YAML.
+        Err(_) => serde_json::Value::String(s.to_owned()).to_string(),
+    }
+}
+
+/// Writes a manifest declaring `export.instances` by name and id; [`parse`] reads it back.
+pub fn export_text(export: &Export<'_>) -> String {
+    let mut out = String::new();
+    for line in &export.header {
+        out.push_str(&format!("# {line}\n"));
+    }
+    out.push_str(&format!("project_id: {}\n", yaml_scalar(export.project_id)));
+    if let Some(region) = export.region {
+        out.push_str(&format!("region: {}\n", yaml_scalar(region)));
+    }
+    if let Some(endpoint) = export.endpoint {
+        out.push_str(&format!("endpoint: {}\n", yaml_scalar(endpoint)));
+    }
+    let scope = export.scope;
+    if !scope.is_everything() {
+        out.push_str("scope:\n");
+        if let Some(p) = &scope.name_prefix {
+            out.push_str(&format!("  name_prefix: {}\n", yaml_scalar(p)));
+        }
+        if let Some(r) = &scope.name_regex {
+            out.push_str(&format!("  name_regex: {}\n", yaml_scalar(r.source())));
+        }
+        if let Some(e) = &scope.enterprise_project_id {
+            out.push_str(&format!("  enterprise_project_id: {}\n", yaml_scalar(e)));
+        }
+        if !scope.tags.is_empty() {
+            out.push_str("  tags:\n");
+            for (k, v) in &scope.tags {
+                out.push_str(&format!("    {}: {}\n", yaml_scalar(k), yaml_scalar(v)));
+            }
+        }
+    }
+    if export.instances.is_empty() {
+        out.push_str("instances: []\n");
+        return out;
+    }
+    out.push_str("instances:\n");
+    for (i, comment) in &export.instances {
+        out.push_str(&format!("  # {}\n", comment.replace(['\n', '\r'], " ")));
+        out.push_str(&format!("  - name: {}\n", yaml_scalar(&i.name)));
+        out.push_str(&format!("    id: {}\n", yaml_scalar(&i.id)));
+    }
+    out
+}
+
+/// Deeper flow nesting than this is refused before parsing: a manifest needs three levels,
+/// and the YAML scanner's cost grows with the square of the depth.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting (`[`, `{`) first goes deeper than [`MAX_FLOW_DEPTH`], as 1-based line
+/// and column; quoted scalars and comments are skipped. A cheap lexical pass, linear in the
+/// text.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut state = State::Plain;
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut previous = '\n';
+    let mut escaped = false;
+    for c in text.chars() {
+        column += 1;
+        match state {
+            State::Plain => match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                // A quote opens a quoted scalar only where a value can start; in `don't`
+                // it is just a character.
+                '\'' if opens_value(previous) => state = State::Single,
+                '"' if opens_value(previous) => state = State::Double,
+                '#' if previous.is_whitespace() => state = State::Comment,
+                _ => {}
+            },
+            State::Single if c == '\'' => state = State::Plain,
+            State::Double if escaped => escaped = false,
+            State::Double if c == '\\' => escaped = true,
+            State::Double if c == '"' => state = State::Plain,
+            State::Comment if c == '\n' => state = State::Plain,
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        }
+        previous = c;
+    }
+    None
+}
+
+/// True when a quote after `previous` starts a quoted scalar.
+fn opens_value(previous: char) -> bool {
+    previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':' | '-' | '?')
 }
 
 /// Reads and validates the manifest at `path`.
@@ -103,9 +268,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
                 .to_owned(),
         ));
     }
+    if let Some((line, column)) = too_deep(text) {
+        return Err(fail(
+            format!("{display}:{line}:{column}"),
+            format!(
+                "more than {MAX_FLOW_DEPTH} levels of `[ ]` or `{{ }}` nesting; a manifest is \
+                 nearly flat, so this file is not one"
+            ),
+        ));
+    }
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
         let (location, message) = split_yaml_error(&e, &display);
-        fail(location, message)
+        fail(location, refuse_secret_key(message))
     })?;
     let instances = raw.instances.ok_or_else(|| {
         fail(
@@ -130,7 +304,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
         endpoint: raw.endpoint,
         instances: instances.0,
         rules: Rules {
-            scope: raw.scope.map(RawScope::into_scope).unwrap_or_default(),
+            scope: match raw.scope.map(RawScope::into_scope) {
+                Some(scope) if scope.is_everything() => {
+                    return Err(fail(
+                        display,
+                        "`scope:` names no selector, which would manage the whole project; \
+                         give `name_prefix`, `name_regex`, `enterprise_project_id` or `tags`, \
+                         or remove `scope:`"
+                            .to_owned(),
+                    ));
+                }
+                scope => scope.unwrap_or_default(),
+            },
             protect: raw.protect.map(|p| p.0).unwrap_or_default(),
             guards: raw.guards.map(RawGuards::into_guards).unwrap_or_default(),
         },
@@ -147,9 +332,40 @@ fn is_empty_document(text: &str) -> bool {
     })
 }
 
+/// Replaces an "unknown field" error about a key that would hold a secret (at any level) with
+/// the advice of where credentials go. The value is never part of the message.
+fn refuse_secret_key(message: String) -> String {
+    for marker in ["unknown field `", "unknown key `"] {
+        let Some(at) = message.find(marker) else {
+            continue;
+        };
+        let rest = &message[at + marker.len()..];
+        if let Some((key, _)) = rest.split_once('`')
+            && SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+        {
+            return format!("{}`{key}`: {CREDENTIALS_ADVICE}", &message[..at]);
+        }
+    }
+    message
+}
+
 /// Splits a serde_yaml error into `file:line:column` and its message without the location.
 fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
-    let text = e.to_string();
+    let text = e
+        .to_string()
+        .replace(
+            "expected struct RawManifest",
+            "expected a mapping with `instances:` (and `project_id:`, `region:`, …)",
+        )
+        .replace(
+            "expected struct RawScope",
+            "expected a mapping of selectors (`name_prefix`, `name_regex`, `enterprise_project_id`, `tags`)",
+        )
+        .replace(
+            "expected struct RawGuards",
+            "expected a mapping (`max_delete`, `min_age`, `allow_empty`)",
+        )
+        .replace("invalid type: unit value, expected", "no value given; expected");
     match e.location() {
         Some(loc) => {
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
@@ -166,40 +382,43 @@ fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
+    #[serde(default, deserialize_with = "present")]
     project_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     region: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     endpoint: Option<String>,
     instances: Option<Instances>,
+    #[serde(default, deserialize_with = "present")]
     scope: Option<RawScope>,
+    #[serde(default, deserialize_with = "present")]
     protect: Option<ProtectList>,
+    #[serde(default, deserialize_with = "present")]
     guards: Option<RawGuards>,
-    // Secrets never belong in a file that lives in Git: these keys are named so that the error
-    // can say where credentials go instead of a bare "unknown field".
-    #[serde(default, rename = "ak")]
-    _ak: Option<Secret>,
-    #[serde(default, rename = "sk")]
-    _sk: Option<Secret>,
-    #[serde(default, rename = "access_key")]
-    _access_key: Option<Secret>,
-    #[serde(default, rename = "secret_key")]
-    _secret_key: Option<Secret>,
-    #[serde(default, rename = "security_token")]
-    _security_token: Option<Secret>,
-    #[serde(default, rename = "token")]
-    _token: Option<Secret>,
-    #[serde(default, rename = "auth_token")]
-    _auth_token: Option<Secret>,
-    #[serde(default, rename = "password")]
-    _password: Option<Secret>,
+}
+
+/// A key that is written must have a value: `name_prefix:` with nothing after it is an error,
+/// not "no prefix" (which would silently widen the scope to the whole project). An absent key
+/// is `None` through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `scope:`: every selector given must match for an instance to be managed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScope {
+    #[serde(default, deserialize_with = "present")]
     name_prefix: Option<NonEmpty>,
+    #[serde(default, deserialize_with = "present")]
     name_regex: Option<Parsed<NameRegex>>,
-    enterprise_project_id: Option<Scalar>,
+    #[serde(default, deserialize_with = "present")]
+    enterprise_project_id: Option<Id>,
+    #[serde(default, deserialize_with = "present")]
     tags: Option<TagMap>,
 }
 
@@ -218,8 +437,11 @@ impl RawScope {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGuards {
+    #[serde(default, deserialize_with = "present")]
     max_delete: Option<Parsed<Limit>>,
+    #[serde(default, deserialize_with = "present")]
     min_age: Option<Parsed<std::time::Duration>>,
+    #[serde(default, deserialize_with = "present")]
     allow_empty: Option<bool>,
 }
 
@@ -327,6 +549,10 @@ impl<'de> Deserialize<'de> for NonEmpty {
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NonEmpty, E> {
                 if v.trim().is_empty() {
                     Err(E::custom("the value is empty"))
+                } else if v.trim() != v {
+                    Err(E::custom(format!(
+                        "the value has leading or trailing spaces: {v:?}"
+                    )))
                 } else {
                     Ok(NonEmpty(v.to_owned()))
                 }
@@ -364,6 +590,24 @@ impl<'de> Deserialize<'de> for Scalar {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An identifier given as a string or a number (`"0"` or `0`): not empty, no surrounding spaces.
+struct Id(String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let Scalar(v) = Scalar::deserialize(d)?;
+        if v.trim().is_empty() {
+            return Err(de::Error::custom("`enterprise_project_id` is empty"));
+        }
+        if v.trim() != v {
+            return Err(de::Error::custom(format!(
+                "`enterprise_project_id` has leading or trailing spaces: {v:?}"
+            )));
+        }
+        Ok(Id(v))
     }
 }
 
@@ -467,59 +711,6 @@ impl<'de> Deserialize<'de> for ProtectItem {
     }
 }
 
-/// A key that would hold a secret: its presence alone is an error.
-struct Secret;
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        // Refused from inside a visitor, so that the error carries the value's line.
-        d.deserialize_any(SecretVisitor)
-    }
-}
-
-struct SecretVisitor;
-
-impl SecretVisitor {
-    fn refuse<E: de::Error>() -> std::result::Result<Secret, E> {
-        Err(E::custom(format!(
-            "credentials do not belong in the manifest (it is kept in Git); \
-             remove the key and set {CREDENTIAL_VARIABLES} in the environment instead"
-        )))
-    }
-}
-
-impl<'de> Visitor<'de> for SecretVisitor {
-    type Value = Secret;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("nothing: credentials do not belong in the manifest")
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_unit<E: de::Error>(self) -> std::result::Result<Secret, E> {
-        Self::refuse()
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
-        Self::refuse()
-    }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> std::result::Result<Secret, A::Error> {
-        Self::refuse()
-    }
-}
-
 /// The `instances:` list, validated while it is read so that errors carry the line.
 struct Instances(Vec<Entry>);
 
@@ -540,8 +731,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Instances, A::Error> {
         let mut entries: Vec<Entry> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut ids: HashSet<String> = HashSet::new();
-        let mut names: HashSet<String> = HashSet::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
         loop {
             let seed = EntrySeed {
                 index: entries.len(),
@@ -561,8 +752,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 /// that every error carries the item's line.
 struct EntrySeed<'s> {
     index: usize,
-    ids: &'s mut HashSet<String>,
-    names: &'s mut HashSet<String>,
+    ids: &'s mut HashMap<String, usize>,
+    names: &'s mut HashMap<String, usize>,
 }
 
 impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {
@@ -609,15 +800,15 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         }
         let index = self.index;
         if let Some(id) = &id {
-            if !self.ids.insert(id.clone()) {
+            if let Some(first) = self.ids.insert(id.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: id `{id}` is declared twice (instances[{index}])"
+                    "duplicate entry: id `{id}` is already declared by instances[{first}]"
                 )));
             }
         } else if let Some(name) = &name {
-            if !self.names.insert(name.clone()) {
+            if let Some(first) = self.names.insert(name.clone(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: name `{name}` is declared twice (instances[{index}])"
+                    "duplicate entry: name `{name}` is already declared by instances[{first}]"
                 )));
             }
         } else {
@@ -642,6 +833,25 @@ mod tests {
             Ok(m) => panic!("expected an error, got {m:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing_but_quotes_and_comments_do_not_count() {
+        let deep = format!("instances: {}{}\n", "[".repeat(65), "]".repeat(65));
+        assert_eq!(too_deep(&deep), Some((1, 76)));
+        let e = error_of(&deep);
+        assert!(e.starts_with("dcs.yaml:1:76: more than 64 levels"), "{e}");
+        let fine = format!(
+            "instances: # {}\n  - name: '{}'\n  - name: \"{}\\\"[\"\n",
+            "[".repeat(100),
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        assert_eq!(too_deep(&fine), None);
+        assert_eq!(
+            too_deep(&format!("{}{}", "[".repeat(64), "]".repeat(64))),
+            None
+        );
     }
 
     #[test]
@@ -770,10 +980,41 @@ mod tests {
             "password",
             "security_token",
         ] {
-            let e = error_of(&format!("instances: []\n{key}: hunter2\n"));
-            assert!(e.contains("HUAWEICLOUD_SDK_SK"), "{key}: {e}");
-            assert!(!e.contains("hunter2"), "{key}: {e}");
-            assert!(e.starts_with("dcs.yaml:2:"), "{key}: {e}");
+            for value in [
+                "hunter2",
+                "~",
+                "null",
+                "''",
+                "{a: hunter2}",
+                "[hunter2]",
+                "",
+            ] {
+                let e = error_of(&format!("instances: []\n{key}: {value}\n"));
+                assert!(e.contains("HUAWEICLOUD_SDK_SK"), "{key}: {value}: {e}");
+                assert!(e.contains("credentials do not belong"), "{key}: {e}");
+                assert!(!e.contains("hunter2"), "{key}: {e}");
+                assert!(e.starts_with("dcs.yaml:2:"), "{key}: {e}");
+            }
+        }
+        // Upper case, and inside an entry or a nested section, too.
+        for text in [
+            "instances: []\nSK: hunter2\n",
+            "instances:\n  - name: a\n    password: hunter2\n",
+            "instances: []\nguards:\n  token: ~\n",
+        ] {
+            let e = error_of(text);
+            assert!(e.contains("credentials do not belong"), "{text}: {e}");
+            assert!(!e.contains("hunter2"), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_do_not_suggest_secret_keys() {
+        let e = error_of("instances: []\nregoin: cn-north-4\n");
+        assert!(e.contains("unknown field `regoin`"), "{e}");
+        assert!(e.contains("`region`"), "{e}");
+        for key in SECRET_KEYS {
+            assert!(!e.contains(&format!("`{key}`")), "{key}: {e}");
         }
     }
 

@@ -18,6 +18,8 @@ pub struct Instance {
     pub created_at: Option<String>,
     /// `charging_mode`: 0 pay-per-use, 1 prepaid (yearly/monthly).
     pub charging_mode: Option<i64>,
+    /// `spec_code`, e.g. `redis.ha.xu1.large.r2.2` (for `export`'s comments).
+    pub spec_code: Option<String>,
     /// `enterprise_project_id`.
     pub enterprise_project_id: Option<String>,
     /// `tags` as key/value pairs.
@@ -77,7 +79,12 @@ impl NameRegex {
                 source: source.to_owned(),
                 regex,
             })
-            .map_err(|e| format!("invalid regular expression `{source}`: {e}"))
+            .map_err(|e| {
+                // The regex library explains over several lines; keep the error on one.
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim();
+                format!("invalid regular expression `{source}`: {why}")
+            })
     }
 
     /// The pattern as written.

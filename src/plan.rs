@@ -6,7 +6,8 @@
 //!
 //! Rules:
 //! - an entry with `id` matches the live instance with that id; if it also gives `name`, the two
-//!   must agree (and a live instance of that name with another id is a conflict too);
+//!   must agree; when the id is not live but an instance of that name is, that is a conflict
+//!   too (the pinned instance was most likely re-created);
 //! - an entry with only `name` matches every live instance of exactly that name;
 //! - a live instance outside the manifest's `scope` is out of scope and never touched;
 //! - a declared instance is kept; an undeclared one that a `protect` rule matches is protected;
@@ -79,7 +80,7 @@ impl Plan {
 
     /// The guards that refuse this plan, as messages; empty when none does.
     ///
-    /// - An empty `instances:` list while managed instances exist is refused unless allowed:
+    /// - An empty `instances:` list that would delete something is refused unless allowed:
     ///   an empty list is far more often a broken file or template than a wish to delete
     ///   everything (Argo CD's `allowEmpty: false` exists for the same reason).
     /// - More deletions than `max_delete` (a count, or a percentage of the managed instances)
@@ -87,11 +88,15 @@ impl Plan {
     pub fn refusals(&self, guards: &Guards, overrides: Overrides) -> Vec<String> {
         let mut out = Vec::new();
         let managed = self.managed();
-        if self.declared == 0 && managed > 0 && !guards.allow_empty && !overrides.allow_empty {
+        if self.declared == 0
+            && !self.delete.is_empty()
+            && !guards.allow_empty
+            && !overrides.allow_empty
+        {
             out.push(format!(
-                "empty manifest: `instances:` declares nothing while {managed} managed \
-                 instances exist, so every deletable one would go ({} now); if that is really \
-                 meant, set `guards: {{allow_empty: true}}` or pass --allow-empty",
+                "empty manifest: `instances:` declares nothing, so all {} deletable of the \
+                 {managed} managed instances would go; if that is really meant, set \
+                 `guards: {{allow_empty: true}}` or pass --allow-empty",
                 self.delete.len()
             ));
         }
@@ -860,6 +865,7 @@ mod tests {
                             .unwrap_or_default(),
                     ),
                     charging_mode: Some(i64::from(prepaid)),
+                    spec_code: None,
                     enterprise_project_id: Some(if epid { "0" } else { "1" }.to_owned()),
                     tags: if keep_tag {
                         vec![("keep".to_owned(), "true".to_owned())]

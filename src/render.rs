@@ -32,27 +32,45 @@ pub struct PlanContext {
     pub verbose: bool,
     /// When the plan was made (RFC 3339, UTC).
     pub created_at: String,
+    /// Colour the text output (ANSI).
+    pub color: bool,
 }
 
 fn created(i: &Instance) -> &str {
     i.created_at.as_deref().unwrap_or("unknown")
 }
 
-fn line(w: &mut dyn Write, mark: char, d: &Decision) -> io::Result<()> {
+/// ANSI colours of the plan's marks.
+fn paint(text: &str, mark: char, color: bool) -> String {
+    let code = match mark {
+        '-' => "31", // red: deleted
+        '!' => "33", // yellow: protected
+        '~' => "36", // cyan: skipped
+        '?' => "35", // magenta: missing
+        _ => return text.to_owned(),
+    };
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn line(w: &mut dyn Write, mark: char, d: &Decision, color: bool) -> io::Result<()> {
     let i = &d.instance;
-    writeln!(
-        w,
+    let head = format!(
         "  {mark} {}  {}  {}  created {}",
         i.name,
         i.id,
         i.status,
         created(i)
-    )?;
+    );
+    writeln!(w, "{}", paint(&head, mark, color))?;
     writeln!(w, "      {}", d.reason)
 }
 
-fn missing_line(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
-    writeln!(w, "  ? {}", e.label())
+fn missing_line(w: &mut dyn Write, e: &Entry, color: bool) -> io::Result<()> {
+    writeln!(w, "{}", paint(&format!("  ? {}", e.label()), '?', color))
 }
 
 /// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.`, with `N protected`,
@@ -94,7 +112,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.delete.len(), "instance", "instances")
         )?;
         for d in &plan.delete {
-            line(w, '-', d)?;
+            line(w, '-', d, ctx.color)?;
         }
     }
     if !plan.protected.is_empty() {
@@ -105,7 +123,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.protected.len(), "instance is", "instances are")
         )?;
         for d in &plan.protected {
-            line(w, '!', d)?;
+            line(w, '!', d, ctx.color)?;
         }
     }
     if !plan.skip.is_empty() {
@@ -116,7 +134,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.skip.len(), "instance is", "instances are")
         )?;
         for d in &plan.skip {
-            line(w, '~', d)?;
+            line(w, '~', d, ctx.color)?;
         }
     }
     if !plan.missing.is_empty() {
@@ -131,7 +149,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             )
         )?;
         for e in &plan.missing {
-            missing_line(w, e)?;
+            missing_line(w, e, ctx.color)?;
         }
     }
     if !plan.out_of_scope.is_empty() {
@@ -168,7 +186,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.keep.len(), "instance", "instances")
         )?;
         for d in &plan.keep {
-            line(w, '=', d)?;
+            line(w, '=', d, ctx.color)?;
         }
     }
     for r in &ctx.refusals {
@@ -334,11 +352,186 @@ pub fn write_plan_json(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io:
     serde_json::to_writer_pretty(w, &doc).map_err(io::Error::other)
 }
 
+/// Escapes text from the API or the manifest for a Markdown table cell.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn billing(i: &Instance) -> &'static str {
+    match i.charging_mode {
+        Some(0) => "pay-per-use",
+        Some(1) => "prepaid",
+        _ => "unknown",
+    }
+}
+
+/// `3d 4h` since creation, as of the plan's creation time.
+fn age(i: &Instance, now: Option<time::OffsetDateTime>) -> String {
+    let created = i
+        .created_at
+        .as_deref()
+        .and_then(crate::plan::parse_created_at);
+    match (created, now) {
+        (Some(c), Some(n)) => match std::time::Duration::try_from(n - c) {
+            Ok(d) => crate::plan::short_duration(d),
+            Err(_) => "0s".to_owned(),
+        },
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn md_table(out: &mut String, ds: &[Decision], now: Option<time::OffsetDateTime>) {
+    out.push_str("| Name | ID | Status | Age | Billing | Reason |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for d in ds {
+        let i = &d.instance;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            md(&i.name),
+            md(&i.id),
+            md(&i.status),
+            age(i, now),
+            billing(i),
+            md(&d.reason)
+        ));
+    }
+}
+
+fn md_details(out: &mut String, title: &str, ds: &[Decision], now: Option<time::OffsetDateTime>) {
+    if ds.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\n<details><summary>{title} ({})</summary>\n\n",
+        ds.len()
+    ));
+    md_table(out, ds, now);
+    out.push_str("\n</details>\n");
+}
+
+/// The plan as Markdown for a pull-request comment: renders on GitHub and GitLab (tables,
+/// `<details>`; no HTML beyond that, no platform-only syntax).
+pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
+    let now = crate::plan::parse_created_at(&ctx.created_at);
+    let mut out = String::new();
+    let head = if plan.delete.is_empty() {
+        "no deletions".to_owned()
+    } else {
+        format!(
+            "{} to delete",
+            plural(plan.delete.len(), "instance", "instances")
+        )
+    };
+    out.push_str(&format!("### dcs-reconcile plan: {head}\n\n"));
+    out.push_str(&format!("**{}**\n\n", summary_line(plan)));
+    out.push_str(&format!(
+        "Project `{}` at `{}`; manifest `{}` (SHA-256 `{}`); planned {}.\n",
+        ctx.project_id.replace('`', "'"),
+        ctx.endpoint.trim_end_matches('/').replace('`', "'"),
+        ctx.manifest.replace('`', "'"),
+        ctx.manifest_sha256,
+        ctx.created_at
+    ));
+    if !ctx.refusals.is_empty() {
+        out.push_str("\n> **Apply would refuse this plan** (exit 3, nothing deleted):\n");
+        for r in &ctx.refusals {
+            out.push_str(&format!(">\n> - {}\n", md(r)));
+        }
+    }
+    if plan.delete.is_empty() {
+        out.push_str("\nNo changes. Every deletable live instance is declared.\n");
+    } else {
+        out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
+        md_table(&mut out, &plan.delete, now);
+    }
+    md_details(&mut out, "Protected (never deleted)", &plan.protected, now);
+    md_details(&mut out, "Skipped (cannot be deleted now)", &plan.skip, now);
+    md_details(&mut out, "Kept (declared)", &plan.keep, now);
+    if !plan.missing.is_empty() {
+        out.push_str(&format!(
+            "\n<details><summary>Missing: declared, not live ({})</summary>\n\n",
+            plan.missing.len()
+        ));
+        for e in &plan.missing {
+            out.push_str(&format!("- {}\n", md(&e.label())));
+        }
+        out.push_str("\nThis tool never creates instances.\n\n</details>\n");
+    }
+    if !plan.out_of_scope.is_empty() {
+        out.push_str(&format!(
+            "\n{} out of scope (never touched).\n",
+            plural(plan.out_of_scope.len(), "instance is", "instances are")
+        ));
+    }
+    out
+}
+
+/// A unified diff between the live instances that are declared or would be deleted (`---`)
+/// and what the manifest declares (`+++`), one `name  id` line per instance, sorted: `-` lines
+/// would be deleted, `+` lines are declared but missing. Protected, skipped and out-of-scope
+/// instances are in neither side. Empty when there is no difference.
+pub fn plan_diff(plan: &Plan, ctx: &PlanContext) -> String {
+    let row = |i: &Instance| format!("{}  {}\n", i.name, i.id);
+    let mut live: Vec<String> = plan
+        .keep
+        .iter()
+        .chain(&plan.delete)
+        .map(|d| row(&d.instance))
+        .collect();
+    let mut declared: Vec<String> = plan.keep.iter().map(|d| row(&d.instance)).collect();
+    declared.extend(plan.missing.iter().map(|e| {
+        format!(
+            "{}  {}\n",
+            e.name.as_deref().unwrap_or("-"),
+            e.id.as_deref().unwrap_or("-")
+        )
+    }));
+    live.sort();
+    declared.sort();
+    let (live, declared) = (live.concat(), declared.concat());
+    if live == declared {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&live, &declared)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("live (project {})", ctx.project_id),
+            &format!("declared ({})", ctx.manifest),
+        )
+        .to_string()
+}
+
 /// One line of the apply report.
 pub fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &DeleteOutcome) -> io::Result<()> {
     match outcome {
         DeleteOutcome::Deleted => writeln!(w, "  deleted  {} ({})", i.name, i.id),
-        DeleteOutcome::Failed(why) => writeln!(w, "  FAILED   {} ({}): {why}", i.name, i.id),
+        DeleteOutcome::Deleting => writeln!(
+            w,
+            "  deleted  {} ({}): the answer was lost, but the listing shows it DELETING",
+            i.name, i.id
+        ),
+        DeleteOutcome::Failed(why) => writeln!(
+            w,
+            "  FAILED   {} ({}): {}",
+            i.name,
+            i.id,
+            why.split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
     }
 }
 
@@ -369,6 +562,7 @@ mod tests {
             refusals: Vec::new(),
             verbose: false,
             created_at: "2026-01-02T03:04:05Z".to_owned(),
+            color: false,
         }
     }
 

@@ -11,12 +11,13 @@ use time::format_description::well_known::Rfc3339;
 use crate::api::{Client, ClientOptions};
 use crate::apply;
 use crate::cli::{
-    ApplyArgs, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, Format, GuardArgs, ManifestArg,
-    NetArgs, PlanArgs,
+    ApplyArgs, ApplyFormat, Cli, Command, DEFAULT_MANIFEST, EmulatorArgs, ExportArgs, Format,
+    GuardArgs, ManifestArg, NetArgs, PlanArgs, WhoamiArgs,
 };
 use crate::config::{self, Env, Target};
 use crate::emulator::{self, EmulatorConfig};
 use crate::error::{EXIT_CHANGES, EXIT_OK, Error, Result};
+use crate::identity;
 use crate::manifest::{self, Manifest};
 use crate::model::Instance;
 use crate::plan::{self, Decision, Overrides, Plan};
@@ -40,6 +41,10 @@ pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     /// Asks the question and returns the answer.
     pub confirm: &'a mut dyn FnMut(&str) -> Confirmation,
+    /// Colour the results (ANSI).
+    pub color: bool,
+    /// Progress bars may be drawn on stderr (it is a terminal).
+    pub progress: bool,
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -52,9 +57,24 @@ pub async fn run(cli: Cli, env: &Env, io: &mut Io<'_>) -> Result<u8> {
         Command::Validate(ref args) => validate(&cli, args, io),
         Command::Plan(ref args) => plan_command(&cli, args, env, io).await,
         Command::Apply(ref args) => apply_command(&cli, args, env, io).await,
+        Command::Whoami(ref args) => whoami(&cli, args, env, io).await,
         Command::Emulator(ref args) => run_emulator(args, cli.project_id.as_deref(), io).await,
         // Boxed: the demo runs the other commands through this function.
         Command::Demo => Box::pin(crate::demo::run(io.out)).await,
+        Command::Diff(ref args) => diff_command(&cli, args, env, io).await,
+        Command::Export(ref args) => export_command(&cli, args, env, io).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "dcs-reconcile", io.out);
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(io.out)
+                .map_err(write_err)?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -95,34 +115,67 @@ fn overrides(args: GuardArgs) -> Overrides {
     }
 }
 
+/// `2026-11-29T02:08:52Z`: RFC 3339 in UTC, to the second.
 fn now_rfc3339(now: OffsetDateTime) -> String {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
 }
 
-/// Transport settings from `--concurrency`.
-fn client_options(net: NetArgs) -> ClientOptions {
-    ClientOptions {
-        concurrency: net.concurrency,
-        ..ClientOptions::default()
+/// Transport settings from the command line and the environment (`HW_MAX_RETRIES`).
+fn client_options(cli: &Cli, env: &Env) -> Result<ClientOptions> {
+    let mut options = ClientOptions::default();
+    if let Some(t) = cli.connect_timeout {
+        options.connect_timeout = t;
     }
+    if let Some(t) = cli.timeout {
+        options.request_timeout = t;
+    }
+    let from_env = match env.get("HW_MAX_RETRIES") {
+        Some(v) => Some(v.trim().parse::<u32>().map_err(|_| {
+            Error::Usage(format!(
+                "HW_MAX_RETRIES is `{v}`; expected a whole number of retries, e.g. 5"
+            ))
+        })?),
+        None => None,
+    };
+    if let Some(n) = cli.max_retries.or(from_env) {
+        options.retry.max_retries = n;
+    }
+    Ok(options)
 }
 
-/// A signed client for `target`, with credentials from the environment.
+/// A client for `target`, with credentials from the credential chain.
 fn connect(target: &Target, env: &Env, options: &ClientOptions) -> Result<Client> {
-    let credentials = config::credentials(env)?;
-    tracing::info!(
-        endpoint = %target.endpoint,
-        project_id = %target.project_id,
-        ak = %credentials.masked_ak(),
-        "credentials from HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK{}",
-        if credentials.security_token.is_some() { " with a security token" } else { "" }
-    );
+    let chain = config::credential_chain(env)?;
+    identity::log_credentials(&chain);
+    tracing::info!(endpoint = %target.endpoint, project_id = %target.project_id, "target");
     Client::new(
         target.endpoint.clone(),
         target.project_id.clone(),
-        credentials,
+        chain.auth,
         options,
     )
+}
+
+/// `whoami`: which credentials, project, region and endpoint a run would use.
+async fn whoami(cli: &Cli, args: &WhoamiArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    let default = Path::new(DEFAULT_MANIFEST);
+    let manifest = match &args.file {
+        Some(file) => manifest::load(file)?,
+        None if default.exists() => manifest::load(default)?,
+        None => Manifest::empty(default),
+    };
+    let id = identity::identify(
+        cli.endpoint.as_deref(),
+        cli.project_id.as_deref(),
+        &manifest,
+        env,
+        &client_options(cli, env)?,
+    )
+    .await?;
+    id.log();
+    id.describe(io.out).map_err(write_err)?;
+    Ok(EXIT_OK)
 }
 
 /// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
@@ -151,12 +204,19 @@ async fn make_plan(
     env: &Env,
 ) -> Result<Planned> {
     let manifest = manifest::load(file)?;
-    let target = config::resolve_target(
+    let mut options = client_options(cli, env)?;
+    options.concurrency = net.concurrency;
+    let id = identity::identify(
         cli.endpoint.as_deref(),
         cli.project_id.as_deref(),
         &manifest,
-    )?;
-    let client = connect(&target, env, &client_options(net))?;
+        env,
+        &options,
+    )
+    .await?;
+    id.log();
+    let target = id.target();
+    let client = id.client(&options)?;
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
@@ -170,6 +230,7 @@ async fn make_plan(
         refusals: plan.refusals(&manifest.rules.guards, overrides),
         verbose: cli.verbose > 0,
         created_at: now_rfc3339(now),
+        color: false,
     };
     Ok(Planned {
         client,
@@ -202,14 +263,14 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(path, e))?;
     tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.write_all(b"\n"))
         .map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
 
 async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
-    let p = make_plan(cli, &args.manifest.file, args.guards, args.net, env).await?;
+    let mut p = make_plan(cli, &args.manifest.file, args.guards, args.net, env).await?;
+    p.context.color = io.color;
     match args.format {
         Format::Text => plan_text_buffered(io.out, &p.plan, &p.context)?,
         Format::Json => {
@@ -220,17 +281,20 @@ async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) ->
                 .and_then(|()| buffered.flush())
                 .map_err(write_err)?;
         }
+        Format::Markdown => {
+            write!(io.out, "{}", render::plan_markdown(&p.plan, &p.context)).map_err(write_err)?;
+        }
     }
     if let Some(out) = &args.out {
         let doc = saved::document(&p.plan, &p.context, &p.manifest.text, p.overrides);
-        write_file(out, &to_json(&doc)?)?;
+        write_file(out, &format!("{}\n", to_json(&doc)?))?;
         let note = format!(
             "Saved this plan to {0}. Apply exactly it with: dcs-reconcile apply --plan {0}",
             out.display()
         );
         match args.format {
             Format::Text => writeln!(io.out, "\n{note}").map_err(write_err)?,
-            Format::Json => tracing::info!("{note}"),
+            Format::Json | Format::Markdown => tracing::info!("{note}"),
         }
     }
     Ok(if args.detailed_exitcode && !p.plan.is_empty() {
@@ -240,17 +304,99 @@ async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) ->
     })
 }
 
+/// What `apply --format json` reports: the plan applied and each outcome.
+#[derive(Default)]
+struct ApplyRecord {
+    plan: Option<serde_json::Value>,
+    report: Option<apply::Report>,
+    new_surplus: Vec<Decision>,
+}
+
 async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    if args.format == ApplyFormat::Text {
+        return apply_flow(cli, args, env, io, &mut ApplyRecord::default()).await;
+    }
+    if !args.auto_approve && args.plan.is_none() {
+        return Err(Error::NotConfirmed(
+            "apply --format json cannot ask for a confirmation; nothing was deleted. Pass \
+             --auto-approve after reviewing the plan, or apply a saved plan with --plan FILE"
+                .to_owned(),
+        ));
+    }
+    let mut sink = std::io::sink();
+    let mut never = |_: &str| Confirmation::NoTerminal;
+    let mut quiet = Io {
+        out: &mut sink,
+        confirm: &mut never,
+        color: false,
+        progress: false,
+    };
+    let mut record = ApplyRecord::default();
+    let result = apply_flow(cli, args, env, &mut quiet, &mut record).await;
+    let doc = apply_json(&record, &result);
+    writeln!(io.out, "{}", to_json(&doc)?).map_err(write_err)?;
+    result
+}
+
+/// The `apply --format json` document (docs/output.md).
+fn apply_json(record: &ApplyRecord, result: &Result<u8>) -> serde_json::Value {
+    use crate::api::DeleteOutcome;
+    let outcomes: Vec<serde_json::Value> = record
+        .report
+        .iter()
+        .flat_map(|r| r.outcomes.iter())
+        .map(|(i, o)| {
+            let (outcome, message) = match o {
+                DeleteOutcome::Deleted => ("deleted", None),
+                DeleteOutcome::Deleting => ("deleting", None),
+                DeleteOutcome::Failed(why) if why.starts_with("not attempted") => {
+                    ("not_attempted", Some(why.as_str()))
+                }
+                DeleteOutcome::Failed(why) => ("failed", Some(why.as_str())),
+            };
+            serde_json::json!({"id": i.id, "name": i.name, "outcome": outcome, "message": message})
+        })
+        .collect();
+    let (deleted, failed, requests) = record
+        .report
+        .as_ref()
+        .map_or((0, 0, 0), |r| (r.deleted(), r.failures().len(), r.requests));
+    let (exit_code, error) = match result {
+        Ok(code) => (*code, None),
+        Err(e) => (e.exit_code(), Some(e.to_string())),
+    };
+    serde_json::json!({
+        "format_version": render::FORMAT_VERSION,
+        "plan": record.plan,
+        "outcomes": outcomes,
+        "summary": {"deleted": deleted, "failed": failed, "requests": requests},
+        "left_for_next_plan": record.new_surplus.iter().map(|d| serde_json::json!({
+            "id": d.instance.id, "name": d.instance.name, "status": d.instance.status,
+        })).collect::<Vec<_>>(),
+        "exit_code": exit_code,
+        "error": error,
+    })
+}
+
+async fn apply_flow(
+    cli: &Cli,
+    args: &ApplyArgs,
+    env: &Env,
+    io: &mut Io<'_>,
+    record: &mut ApplyRecord,
+) -> Result<u8> {
     if let Some(plan_file) = &args.plan {
-        return apply_saved(cli, args, plan_file, env, io).await;
+        return apply_saved(cli, args, plan_file, env, io, record).await;
     }
     let file = args
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
-    let p = make_plan(cli, &file, args.guards, args.net, env).await?;
+    let mut p = make_plan(cli, &file, args.guards, args.net, env).await?;
+    p.context.color = io.color;
     plan_text_buffered(io.out, &p.plan, &p.context)?;
     io.out.flush().map_err(write_err)?;
+    record.plan = Some(render::plan_json(&p.plan, &p.context));
     refuse_if_guarded(&p.context.refusals)?;
     if p.plan.is_empty() {
         return Ok(EXIT_OK);
@@ -283,7 +429,155 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
             }
         }
     }
-    execute(&p.plan, &p.client, io).await
+    let report = execute(&p.plan, &p.client, io).await?;
+    finish(report, args, &p.client, io, record).await
+}
+
+/// After the deletions: wait for them if asked, then turn failures into exit 4.
+async fn finish(
+    report: apply::Report,
+    args: &ApplyArgs,
+    client: &Client,
+    io: &mut Io<'_>,
+    record: &mut ApplyRecord,
+) -> Result<u8> {
+    let failures: Vec<String> = report.failures().iter().map(|(i, _)| i.label()).collect();
+    let total = report.outcomes.len();
+    let deleted: Vec<Instance> = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                crate::api::DeleteOutcome::Deleted | crate::api::DeleteOutcome::Deleting
+            )
+        })
+        .map(|(i, _)| i.clone())
+        .collect();
+    record.report = Some(report);
+    if args.wait {
+        wait_gone(client, deleted, args, io).await?;
+    }
+    if !failures.is_empty() {
+        return Err(Error::DeleteFailed(format!(
+            "{} of {} deletions failed: {}",
+            failures.len(),
+            total,
+            failures.join(", ")
+        )));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `apply --wait`: lists until every deleted instance has left the listing (`DELETING` is not
+/// gone yet), one line per change, or a progress bar on a terminal.
+async fn wait_gone(
+    client: &Client,
+    deleted: Vec<Instance>,
+    args: &ApplyArgs,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    let deadline = start + args.wait_timeout;
+    let total = deleted.len();
+    writeln!(
+        io.out,
+        "\nWaiting up to {} for {} to leave the listing:",
+        humantime::format_duration(args.wait_timeout),
+        if total == 1 {
+            "1 deleted instance".to_owned()
+        } else {
+            format!("{total} deleted instances")
+        }
+    )
+    .map_err(write_err)?;
+    io.out.flush().map_err(write_err)?;
+    let bar = io.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  {bar:30} {pos}/{len} gone  {elapsed}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut pending: Vec<(Instance, String)> = deleted
+        .into_iter()
+        .map(|i| {
+            let status = i.status.clone();
+            (i, status)
+        })
+        .collect();
+    loop {
+        let live = client.list_instances().await?;
+        let now: std::collections::HashMap<&str, &Instance> =
+            live.iter().map(|i| (i.id.as_str(), i)).collect();
+        let mut still = Vec::with_capacity(pending.len());
+        for (inst, last) in pending {
+            match now.get(inst.id.as_str()) {
+                None => {
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                    } else {
+                        writeln!(io.out, "  gone      {} ({})", inst.name, inst.id)
+                            .map_err(write_err)?;
+                    }
+                }
+                Some(current) => {
+                    if current.status != last && bar.is_none() {
+                        writeln!(
+                            io.out,
+                            "  {:<9} {} ({})",
+                            current.status, inst.name, inst.id
+                        )
+                        .map_err(write_err)?;
+                    }
+                    let status = current.status.clone();
+                    still.push((inst, status));
+                }
+            }
+        }
+        io.out.flush().map_err(write_err)?;
+        pending = still;
+        if pending.is_empty() {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            writeln!(
+                io.out,
+                "All {total} deleted instances are gone ({}).",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    start.elapsed().as_secs()
+                ))
+            )
+            .map_err(write_err)?;
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            if let Some(bar) = &bar {
+                bar.abandon();
+            }
+            let names: Vec<String> = pending
+                .iter()
+                .map(|(i, status)| format!("{} ({}, {status})", i.name, i.id))
+                .collect();
+            return Err(Error::Wait(format!(
+                "--wait-timeout {} passed and {} of {total} deleted instances are still listed: {}",
+                humantime::format_duration(args.wait_timeout),
+                pending.len(),
+                names.join(", ")
+            )));
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{} still listed", pending.len()));
+        }
+        tokio::time::sleep(args.wait_interval.min(deadline - now)).await;
+    }
 }
 
 fn refuse_if_guarded(refusals: &[String]) -> Result<()> {
@@ -311,6 +605,7 @@ async fn apply_saved(
     plan_file: &Path,
     env: &Env,
     io: &mut Io<'_>,
+    record: &mut ApplyRecord,
 ) -> Result<u8> {
     let origin = plan_file.display().to_string();
     let bytes = std::fs::read(plan_file).map_err(|e| Error::io(plan_file, e))?;
@@ -367,7 +662,9 @@ async fn apply_saved(
         endpoint,
         project_id: saved.project_id.clone(),
     };
-    let client = connect(&target, env, &client_options(args.net))?;
+    let mut options = client_options(cli, env)?;
+    options.concurrency = args.net.concurrency;
+    let client = connect(&target, env, &options)?;
     let live = client.list_instances().await?;
     let now = OffsetDateTime::now_utc();
     let fresh = plan_against(&manifest, live.clone(), now).map_err(|e| {
@@ -423,6 +720,7 @@ async fn apply_saved(
         refusals: applied.refusals(&manifest.rules.guards, overrides),
         verbose: cli.verbose > 0,
         created_at: saved.created_at.clone(),
+        color: io.color,
     };
     writeln!(
         io.out,
@@ -431,6 +729,8 @@ async fn apply_saved(
     )
     .map_err(write_err)?;
     render::plan_text(io.out, &applied, &context).map_err(write_err)?;
+    record.plan = Some(render::plan_json(&applied, &context));
+    record.new_surplus.clone_from(&new_surplus);
     if !new_surplus.is_empty() {
         writeln!(
             io.out,
@@ -457,11 +757,12 @@ async fn apply_saved(
     if applied.is_empty() {
         return Ok(EXIT_OK);
     }
-    execute(&applied, &client, io).await
+    let report = execute(&applied, &client, io).await?;
+    finish(report, args, &client, io, record).await
 }
 
 /// Deletes the plan's instances, reporting each outcome as it comes.
-async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<u8> {
+async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<apply::Report> {
     let n = plan.delete.len();
     let requests = n.div_ceil(crate::api::DELETE_BATCH_MAX);
     writeln!(
@@ -495,16 +796,164 @@ async fn execute(plan: &Plan, client: &Client, io: &mut Io<'_>) -> Result<u8> {
         failures.len()
     )
     .map_err(write_err)?;
-    if !failures.is_empty() {
-        let names: Vec<String> = failures.iter().map(|(i, _)| i.label()).collect();
-        return Err(Error::DeleteFailed(format!(
-            "{} of {n} deletions failed: {}",
-            failures.len(),
-            names.join(", ")
+    if let Some(e) = write_failed {
+        tracing::warn!("could not write every outcome line: {e}");
+    }
+    Ok(report)
+}
+
+/// `diff`: the declared instances against the live managed ones, as a unified diff.
+async fn diff_command(cli: &Cli, args: &ManifestArg, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    let guards = GuardArgs {
+        allow_empty: false,
+        max_delete: None,
+    };
+    let p = make_plan(
+        cli,
+        &args.file,
+        guards,
+        NetArgs {
+            concurrency: crate::api::DEFAULT_CONCURRENCY,
+        },
+        env,
+    )
+    .await?;
+    let diff = render::plan_diff(&p.plan, &p.context);
+    let hidden = p.plan.protected.len() + p.plan.skip.len();
+    if hidden > 0 {
+        tracing::warn!(
+            "{} protected and {} skipped live instances are undeclared but not deleted; they \
+             are not in the diff (plan shows them)",
+            p.plan.protected.len(),
+            p.plan.skip.len()
+        );
+    }
+    if diff.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    write!(io.out, "{diff}").map_err(write_err)?;
+    Ok(EXIT_CHANGES)
+}
+
+/// `export`: a manifest declaring every live managed instance.
+async fn export_command(cli: &Cli, args: &ExportArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
+    if let Some(out) = &args.out
+        && out.exists()
+        && !args.force
+    {
+        return Err(Error::Usage(format!(
+            "{}: the file exists; pass --force to overwrite it",
+            out.display()
         )));
     }
-    if let Some(e) = write_failed {
-        return Err(write_err(e));
+    let source = match &args.file {
+        Some(file) => manifest::load(file)?,
+        None => Manifest::empty(Path::new("the command line")),
+    };
+    let region = args.region.clone().or_else(|| source.region.clone());
+    let source = Manifest {
+        region: region.clone(),
+        ..source
+    };
+    let options = client_options(cli, env)?;
+    let id = identity::identify(
+        cli.endpoint.as_deref(),
+        cli.project_id.as_deref(),
+        &source,
+        env,
+        &options,
+    )
+    .await?;
+    id.log();
+    let target = id.target();
+    let client = id.client(&options)?;
+    let mut scope = source.rules.scope.clone();
+    if let Some(prefix) = &args.scope_prefix {
+        scope.name_prefix = Some(prefix.clone());
+    }
+    let mut live = client.list_instances().await?;
+    live.retain(|i| scope.contains(i));
+    live.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let now = now_rfc3339(OffsetDateTime::now_utc());
+    let endpoint = target.endpoint.to_string();
+    let by_region = cli.endpoint.is_none() && source.endpoint.is_none() && region.is_some();
+    let out_name = args
+        .out
+        .as_ref()
+        .map_or_else(|| "FILE".to_owned(), |o| o.display().to_string());
+    let export = manifest::Export {
+        header: vec![
+            format!(
+                "Exported by dcs-reconcile {} at {now} from project {} at {}.",
+                env!("CARGO_PKG_VERSION"),
+                target.project_id,
+                endpoint.trim_end_matches('/')
+            ),
+            format!(
+                "Every instance below exists; `dcs-reconcile plan -f {out_name}` shows no deletions."
+            ),
+            "Remove an entry to have its instance deleted by the next apply.".to_owned(),
+        ],
+        project_id: &target.project_id,
+        region: if by_region { region.as_deref() } else { None },
+        endpoint: if by_region {
+            None
+        } else {
+            Some(endpoint.trim_end_matches('/'))
+        },
+        scope: &scope,
+        instances: live
+            .iter()
+            .map(|i| {
+                let spec = i.spec_code.as_deref().unwrap_or("spec unknown");
+                let billing = match i.charging_mode {
+                    Some(1) => "prepaid",
+                    Some(0) => "pay-per-use",
+                    _ => "billing unknown",
+                };
+                (
+                    i,
+                    format!(
+                        "{}, {spec}, {billing}, created {}",
+                        i.status,
+                        i.created_at.as_deref().unwrap_or("unknown")
+                    ),
+                )
+            })
+            .collect(),
+    };
+    let text = manifest::export_text(&export);
+    // What we write must read back as a manifest declaring exactly these instances.
+    let check = manifest::parse(text.as_bytes(), Path::new(&out_name))?;
+    if check.instances.len() != live.len() {
+        return Err(Error::Usage(format!(
+            "internal error: the exported manifest declares {} instances, not {}",
+            check.instances.len(),
+            live.len()
+        )));
+    }
+    match &args.out {
+        Some(out) => {
+            if out.exists() && !args.force {
+                return Err(Error::Usage(format!(
+                    "{}: the file exists; pass --force to overwrite it",
+                    out.display()
+                )));
+            }
+            write_file(out, &text)?;
+            writeln!(
+                io.out,
+                "Exported {} to {}.",
+                if live.len() == 1 {
+                    "1 instance".to_owned()
+                } else {
+                    format!("{} instances", live.len())
+                },
+                out.display()
+            )
+            .map_err(write_err)?;
+        }
+        None => write!(io.out, "{text}").map_err(write_err)?,
     }
     Ok(EXIT_OK)
 }
@@ -532,8 +981,12 @@ async fn run_emulator(
         fail_delete: args.fail_delete.clone(),
         fail_delete_requests: args.fail_delete_requests,
         latency: std::time::Duration::from_millis(args.latency_ms),
+        delete_linger: args.delete_linger,
+        faults: args.fault.clone(),
+        auth_token: args.auth_token.clone(),
+        ..EmulatorConfig::default()
     };
-    let signed = config.credentials.is_some();
+    let signed = config.credentials.is_some() || config.auth_token.is_some();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::Emulator(format!("cannot listen on {}: {e}", args.listen)))?;

@@ -71,7 +71,18 @@ pub fn document(
             json!({"allow_empty": overrides.allow_empty, "max_delete": overrides.max_delete}),
         );
     }
+    let digest = fingerprint(&doc);
+    if let Value::Object(obj) = &mut doc {
+        obj.insert("plan_sha256".to_owned(), json!(digest));
+    }
     doc
+}
+
+/// SHA-256 of the document's canonical JSON (compact, keys sorted). It catches a saved plan
+/// edited by hand or damaged in transit (an override raised, an instance added); it is not a
+/// signature: whoever can write the file can recompute it.
+fn fingerprint(doc: &Value) -> String {
+    crate::api::sign::sha256_hex(doc.to_string().as_bytes())
 }
 
 /// The manifest recorded in a saved plan.
@@ -110,15 +121,32 @@ pub struct Stale {
 /// Reads a saved plan and checks that it is one this version can apply and that its manifest
 /// text matches its recorded hash. `origin` names the file in messages.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
-    let saved: SavedPlan = serde_json::from_slice(bytes).map_err(|e| {
+    let not_a_plan = |e: String| {
         format!("{origin}: not a saved plan ({e}); make one with `dcs-reconcile plan --out FILE`")
-    })?;
+    };
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| not_a_plan(e.to_string()))?;
+    let recorded = match &mut value {
+        Value::Object(obj) => obj.remove("plan_sha256"),
+        _ => None,
+    };
+    let saved: SavedPlan =
+        serde_json::from_value(value.clone()).map_err(|e| not_a_plan(e.to_string()))?;
     if saved.format_version != crate::render::FORMAT_VERSION {
         return Err(format!(
             "{origin}: format_version {} is not supported (expected {})",
             saved.format_version,
             crate::render::FORMAT_VERSION
         ));
+    }
+    match recorded {
+        Some(Value::String(digest)) if digest == fingerprint(&value) => {}
+        Some(_) => {
+            return Err(format!(
+                "{origin}: the plan does not match its recorded plan_sha256; the file was \
+                 edited after `plan --out` wrote it. Make a new plan and review it"
+            ));
+        }
+        None => return Err(not_a_plan("no plan_sha256".to_owned())),
     }
     if crate::api::sign::sha256_hex(saved.manifest.text.as_bytes()) != saved.manifest.sha256 {
         return Err(format!(
@@ -329,7 +357,18 @@ mod tests {
             "manifest": {"path": "dcs.yaml", "sha256": crate::api::sign::sha256_hex(text.as_bytes()), "text": text},
             "delete": [], "summary": {}
         });
+        let mut good = good;
+        let digest = fingerprint(&good);
+        good["plan_sha256"] = serde_json::json!(digest);
         assert!(parse(good.to_string().as_bytes(), "plan.json").is_ok());
+        let mut raised = good.clone();
+        raised["delete"] = serde_json::json!([{"id": "x", "name": "x", "status": "RUNNING"}]);
+        assert!(
+            parse(raised.to_string().as_bytes(), "plan.json")
+                .err()
+                .unwrap_or_default()
+                .contains("plan_sha256")
+        );
         let mut edited = good.clone();
         edited["manifest"]["text"] = serde_json::json!("instances: [x]\n");
         assert!(
@@ -352,5 +391,37 @@ mod tests {
                 .unwrap_or_default()
                 .starts_with("plan.json: not a saved plan")
         );
+    }
+
+    #[test]
+    fn a_written_document_parses_back_with_its_deletions_and_overrides() {
+        let text = "instances:\n  - name: a\n";
+        let plan = Plan {
+            delete: vec![decision(inst("2", "b"), "not declared in the manifest")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let ctx = PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: crate::api::sign::sha256_hex(text.as_bytes()),
+            endpoint: "http://127.0.0.1:1/".to_owned(),
+            project_id: "p".to_owned(),
+            refusals: Vec::new(),
+            verbose: false,
+            created_at: "2026-01-01T00:00:00Z".to_owned(),
+            color: false,
+        };
+        let overrides = Overrides {
+            allow_empty: true,
+            max_delete: Some(7),
+        };
+        let doc = document(&plan, &ctx, text, overrides);
+        let back = parse(doc.to_string().as_bytes(), "plan.json").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.manifest.text, text);
+        assert_eq!(back.delete.len(), 1);
+        assert_eq!(back.delete[0].id, "2");
+        assert_eq!(back.delete[0].name, "b");
+        assert_eq!(Overrides::from(back.overrides), overrides);
+        assert_eq!(back.endpoint, "http://127.0.0.1:1/");
     }
 }

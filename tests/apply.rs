@@ -230,7 +230,10 @@ fn a_failed_delete_request_stops_the_remaining_batches() {
         "{out}"
     );
     assert!(out.contains("  FAILED   gen-000000 ("), "{out}");
-    assert!(out.contains("the delete request failed, so this deletion may or may not have happened; run plan again to see"), "{out}");
+    assert!(
+        out.contains("the delete request failed and the instance is still there (status RUNNING)"),
+        "{out}"
+    );
     assert!(out.contains("HTTP 500 DCS.5000"), "{out}");
     assert_eq!(
         out.matches("not attempted: an earlier delete request failed")

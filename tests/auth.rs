@@ -17,7 +17,13 @@ fn requests_are_signed_and_carry_the_documented_headers() {
 
 #[test]
 fn a_security_token_is_sent_and_signed() {
-    let mut p = Project::new(sample());
+    let mut p = Project::with_config(EmulatorConfig {
+        project_id: Some(PID.to_owned()),
+        credentials: Some((AK.to_owned(), SK.to_owned())),
+        security_token: Some("temp-token-abc123".to_owned()),
+        instances: sample(),
+        ..EmulatorConfig::default()
+    });
     p.env.push((
         "HUAWEICLOUD_SDK_SECURITY_TOKEN".to_owned(),
         "temp-token-abc123".to_owned(),
@@ -156,6 +162,7 @@ fn secrets_never_reach_the_output_at_any_verbosity() {
     let p = Project::with_config(EmulatorConfig {
         project_id: Some(PID.to_owned()),
         credentials: Some((AK.to_owned(), secret_sk.to_owned())),
+        security_token: Some(secret_token.to_owned()),
         instances: sample(),
         ..EmulatorConfig::default()
     });

@@ -133,3 +133,71 @@ fn the_emulator_command_serves_saves_its_state_and_stays_on_loopback() {
         "unknown fields are kept"
     );
 }
+
+#[test]
+fn the_emulator_command_takes_faults_linger_and_latency_from_its_flags() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(bin())
+        .args(["emulator", "--listen", "127.0.0.1:0", "--generate", "3"])
+        .args([
+            "--fault",
+            "list:503",
+            "--delete-linger",
+            "2",
+            "--latency-ms",
+            "1",
+        ])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut first);
+    }
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    std::fs::write(
+        dir.path().join("dcs.yaml"),
+        format!("project_id: {PID}\nendpoint: {url}\ninstances:\n  - name: gen-000000\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let env = [
+        ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+        ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+    ];
+    let run = run_in(
+        dir.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--wait",
+            "--wait-interval",
+            "20ms",
+        ],
+        &env,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let run = run.expect(0);
+    assert!(
+        run.stderr.contains("HTTP 503"),
+        "the fault was injected: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("  DELETING  gen-000001"),
+        "linger: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("All 2 deleted instances are gone"),
+        "{}",
+        run.stdout
+    );
+}

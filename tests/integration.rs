@@ -18,5 +18,26 @@ mod manifest;
 /// Credentials, signatures, endpoints and secrets.
 mod auth;
 
+/// The credential chain, token authentication, the IAM project lookup, `whoami`, redaction.
+mod credentials;
+
 /// `validate`, `emulator`, `demo`, `--help`, usage errors.
 mod commands;
+
+/// Safety rails: scope, protect rules, skip reasons, guards.
+mod rails;
+
+/// Saved plans: `plan --out`, `apply --plan`, and every way a saved plan goes stale.
+mod saved;
+
+/// GitOps: Markdown plans, diff, export, apply --wait, logs, colour, completions, man.
+mod gitops;
+
+/// The examples: manifests validate, CI recipes use real flags.
+mod examples;
+
+/// Hostile manifests: alias bombs, deep nesting, garbage; fast, clear, never a panic.
+mod hostile;
+
+/// Faults injected by the emulator: lost answers, throttling, gateways, torn listings.
+mod faults;

@@ -31,13 +31,13 @@ fn bad_manifests_give_one_clear_line_and_send_nothing() {
             "duplicate id",
             format!("{head}instances:\n  - id: x1\n  - id: x1\n"),
             "dcs.yaml:5:5",
-            "duplicate entry: id `x1` is declared twice",
+            "duplicate entry: id `x1` is already declared by instances[0]",
         ),
         (
             "duplicate name",
             format!("{head}instances:\n  - name: a\n  - name: a\n"),
             "dcs.yaml:5:5",
-            "duplicate entry: name `a` is declared twice",
+            "duplicate entry: name `a` is already declared by instances[0]",
         ),
         (
             "neither key",
@@ -50,6 +50,12 @@ fn bad_manifests_give_one_clear_line_and_send_nothing() {
             format!("{head}instances:\n  - name: [a]\n"),
             "dcs.yaml:4:11",
             "invalid type: sequence, expected a string",
+        ),
+        (
+            "a list, not a mapping",
+            "- a\n- b\n".to_owned(),
+            "dcs.yaml:1:1",
+            "invalid type: sequence, expected a mapping with `instances:`",
         ),
         (
             "instances not a list",
@@ -72,7 +78,7 @@ fn bad_manifests_give_one_clear_line_and_send_nothing() {
         (
             "a secret",
             format!("{head}instances: []\nsk: abc\n"),
-            "dcs.yaml:4:5",
+            "dcs.yaml:4:1",
             "credentials do not belong in the manifest",
         ),
         (

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, warn};
 use url::Url;
 
+use super::retry::{self, RetryPolicy, retryable_status};
 use super::sign::{self, SignInput};
 use super::wire::{self, BatchDeleteBody, BatchDeleteResponse, ListResponse};
 use super::{DEFAULT_CONCURRENCY, DELETE_BATCH_MAX, LIST_LIMIT};
@@ -48,6 +49,98 @@ pub fn mask(s: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// How requests prove who sends them.
+#[derive(Clone)]
+pub enum Auth {
+    /// `SDK-HMAC-SHA256` signatures with an AK/SK (and a security token when temporary).
+    AkSk(Credentials),
+    /// `X-Auth-Token: <token>`, a project-scoped IAM token, instead of a signature.
+    Token(SecretString),
+}
+
+impl From<Credentials> for Auth {
+    fn from(c: Credentials) -> Auth {
+        Auth::AkSk(c)
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::AkSk(c) => f.debug_tuple("AkSk").field(c).finish(),
+            Auth::Token(_) => f.debug_tuple("Token").field(&"(redacted)").finish(),
+        }
+    }
+}
+
+impl Auth {
+    /// Who the requests are sent as, for messages: `AK AKEX…890A` or `the auth token`.
+    pub fn who(&self) -> String {
+        match self {
+            Auth::AkSk(c) => format!("AK {}", c.masked_ak()),
+            Auth::Token(_) => "the auth token".to_owned(),
+        }
+    }
+
+    /// The headers that authenticate a request whose other headers are `headers`: the
+    /// security token and the `Authorization` signature over all of them, or `X-Auth-Token`.
+    /// Every value returned is marked sensitive, so that no HTTP library logs it.
+    pub fn headers(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, reqwest::header::HeaderValue)>> {
+        let value = |v: &str, what: &str| {
+            reqwest::header::HeaderValue::from_str(v)
+                .map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+                .map_err(|_| {
+                    Error::Credentials(format!(
+                        "the {what} contains characters that cannot be sent in an HTTP header"
+                    ))
+                })
+        };
+        match self {
+            Auth::Token(token) => Ok(vec![(
+                "X-Auth-Token",
+                value(token.expose_secret(), "auth token")?,
+            )]),
+            Auth::AkSk(c) => {
+                let mut out = Vec::new();
+                let mut signed: Vec<(String, String)> = headers.to_vec();
+                if let Some(token) = &c.security_token {
+                    out.push((
+                        "X-Security-Token",
+                        value(token.expose_secret(), "security token")?,
+                    ));
+                    signed.push((
+                        "X-Security-Token".to_owned(),
+                        token.expose_secret().to_owned(),
+                    ));
+                }
+                let authorization = sign::authorization(
+                    &c.ak,
+                    c.sk.expose_secret(),
+                    &SignInput {
+                        method,
+                        path,
+                        query,
+                        headers: &signed,
+                        body,
+                    },
+                );
+                out.push(("Authorization", value(&authorization, "access key")?));
+                Ok(out)
+            }
+        }
+    }
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
@@ -70,6 +163,8 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// How many listing pages may be in flight at once (at least 1; 0 is taken as 1).
     pub concurrency: usize,
+    /// Retries of failed requests.
+    pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
@@ -78,6 +173,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             concurrency: DEFAULT_CONCURRENCY,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -85,8 +181,11 @@ impl Default for ClientOptions {
 /// The outcome of deleting one instance, as the batch answer reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// `result: success`: the API accepted the deletion (it completes asynchronously).
+    /// `result: success`: the API accepted the deletion (it completes asynchronously); or,
+    /// after a request whose answer was lost, the instance is gone from the listing.
     Deleted,
+    /// After a request whose answer was lost: the listing shows the instance `DELETING`.
+    Deleting,
     /// `result: failed`, or no result for this id, or the whole request failed: the reason.
     Failed(String),
 }
@@ -98,35 +197,46 @@ pub struct Client {
     endpoint: Url,
     host: String,
     project_id: String,
-    credentials: Credentials,
+    auth: Auth,
+    retry: RetryPolicy,
     concurrency: usize,
 }
 
 /// What an HTTP exchange gave back. The body is the buffer the HTTP layer filled, not a copy.
-struct Answer {
-    status: u16,
-    request_id: Option<String>,
-    body: bytes::Bytes,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) request_id: Option<String>,
+    /// `Retry-After`, as sent.
+    pub(super) retry_after: Option<String>,
+    pub(super) body: bytes::Bytes,
+}
+
+/// The HTTP client every request is sent with: rustls with certificate verification, the
+/// timeouts of `options`, a `dcs-reconcile/<version>` User-Agent and no redirects.
+pub(super) fn http_client(options: &ClientOptions) -> Result<reqwest::Client> {
+    // reqwest is built with rustls but no default crypto provider: use ring. Installing
+    // twice is harmless (the second call returns an error we ignore).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout)
+        .user_agent(concat!("dcs-reconcile/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))
 }
 
 impl Client {
-    /// A client for `endpoint` (scheme, host, optional port) and `project_id`.
+    /// A client for `endpoint` (scheme, host, optional port) and `project_id` (empty: no
+    /// `X-Project-Id` header, as for IAM), authenticated with `auth` (AK/SK [`Credentials`] or
+    /// a token).
     pub fn new(
         endpoint: Url,
         project_id: String,
-        credentials: Credentials,
+        auth: impl Into<Auth>,
         options: &ClientOptions,
     ) -> Result<Client> {
-        // reqwest is built with rustls but no default crypto provider: use ring. Installing
-        // twice is harmless (the second call returns an error we ignore).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(concat!("dcs-reconcile/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        let http = http_client(options)?;
         let host = match (endpoint.host_str(), endpoint.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
@@ -139,7 +249,8 @@ impl Client {
             endpoint,
             host,
             project_id,
-            credentials,
+            auth: auth.into(),
+            retry: options.retry,
             concurrency: options.concurrency.max(1),
         })
     }
@@ -159,7 +270,7 @@ impl Client {
     }
 
     /// Signs and sends one request; any HTTP status comes back as an [`Answer`].
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -173,39 +284,22 @@ impl Client {
         let mut headers: Vec<(String, String)> = vec![
             ("Content-Type".to_owned(), content_type.to_owned()),
             ("Host".to_owned(), self.host.clone()),
-            ("X-Project-Id".to_owned(), self.project_id.clone()),
             ("X-Sdk-Date".to_owned(), sdk_date),
         ];
-        if let Some(token) = &self.credentials.security_token {
-            headers.push((
-                "X-Security-Token".to_owned(),
-                token.expose_secret().to_owned(),
-            ));
+        if !self.project_id.is_empty() {
+            headers.push(("X-Project-Id".to_owned(), self.project_id.clone()));
         }
         let body_bytes = body.map(|(b, _)| b).unwrap_or_default();
-        let authorization = sign::authorization(
-            &self.credentials.ak,
-            self.credentials.sk.expose_secret(),
-            &SignInput {
-                method: method.as_str(),
-                path,
-                query,
-                headers: &headers,
-                body: &body_bytes,
-            },
-        );
+        let auth_headers =
+            self.auth
+                .headers(method.as_str(), path, query, &headers, &body_bytes)?;
         let mut request = self.http.request(method.clone(), &url);
         for (k, v) in &headers {
             request = request.header(k.as_str(), v.as_str());
         }
-        let mut auth_value =
-            reqwest::header::HeaderValue::from_str(&authorization).map_err(|_| {
-                Error::Credentials(
-                    "the AK contains characters that cannot be sent in a header".to_owned(),
-                )
-            })?;
-        auth_value.set_sensitive(true);
-        request = request.header(reqwest::header::AUTHORIZATION, auth_value);
+        for (k, v) in auth_headers {
+            request = request.header(k, v);
+        }
         if !body_bytes.is_empty() {
             request = request.body(body_bytes);
         }
@@ -217,9 +311,15 @@ impl Client {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let request_id = response
+        // IAM names its request id X-IAM-Trace-Id.
+        let request_id = ["x-request-id", "x-iam-trace-id"]
+            .iter()
+            .find_map(|h| response.headers().get(*h))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = response
             .headers()
-            .get("x-request-id")
+            .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let body = response.bytes().await.map_err(transport)?;
@@ -229,39 +329,120 @@ impl Client {
             Answer {
                 status,
                 request_id,
+                retry_after,
                 body,
             },
         ))
     }
 
-    /// Turns a non-2xx answer into an [`Error::Api`] with a hint where one helps.
-    fn api_error(&self, method: &str, url: String, answer: Answer, action: &str) -> Error {
+    /// [`Client::send`] under the retry policy: reads are retried on 429, 5xx, timeouts and
+    /// connection errors; deletes only on 429 and 503 (the request was not processed). Each
+    /// retry is logged with its reason. The last answer or error is returned when the retries
+    /// or the deadline run out.
+    pub(super) async fn send_with_retry(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<(String, Answer)> {
+        let read = method == reqwest::Method::GET;
+        let start = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let result = self.send(method.clone(), path, query, body.clone()).await;
+            let (reason, retry_after) = match &result {
+                Ok((_, a)) if retryable_status(a.status, read) => {
+                    let code = wire::parse_error_body(&a.body)
+                        .and_then(|b| b.code)
+                        .map(|c| format!(" {c}"))
+                        .unwrap_or_default();
+                    (
+                        format!("HTTP {}{code}", a.status),
+                        a.retry_after.as_deref().and_then(|v| {
+                            retry::parse_retry_after(v, time::OffsetDateTime::now_utc())
+                        }),
+                    )
+                }
+                Err(Error::Transport { message, .. }) if read => (message.clone(), None),
+                _ => return result,
+            };
+            let delay = retry::backoff(&self.retry, attempt, retry_after, retry::jitter());
+            if attempt >= self.retry.max_retries {
+                warn!(
+                    "{method} {path}: giving up after {} retries: {reason}",
+                    attempt
+                );
+                return result;
+            }
+            if start.elapsed() + delay > self.retry.deadline {
+                warn!(
+                    "{method} {path}: giving up, the retry deadline of {}s would pass: {reason}",
+                    self.retry.deadline.as_secs()
+                );
+                return result;
+            }
+            attempt += 1;
+            warn!(
+                "{method} {path}: {reason}; retry {attempt} of {} in {} ms",
+                self.retry.max_retries,
+                delay.as_millis()
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Turns a non-2xx answer into an [`Error::Api`] with a hint where one helps; `action` is
+    /// the IAM permission the request needs.
+    pub(super) fn api_error(
+        &self,
+        method: &str,
+        url: String,
+        answer: Answer,
+        action: &str,
+    ) -> Error {
         let parsed = wire::parse_error_body(&answer.body).unwrap_or_default();
         let api_message = parsed
             .message
             .or_else(|| (!answer.body.is_empty()).then(|| snippet(&answer.body)));
         let code = parsed.code;
-        let hint = match (answer.status, code.as_deref()) {
-            (_, Some(c)) if c.starts_with("APIGW.0301") || c.starts_with("APIG.0301") => {
+        let project = if self.project_id.is_empty() {
+            String::new()
+        } else {
+            format!(" in project {}", self.project_id)
+        };
+        let hint = match (answer.status, code.as_deref(), &self.auth) {
+            (_, Some(c), Auth::AkSk(creds))
+                if c.starts_with("APIGW.0301") || c.starts_with("APIG.0301") =>
+            {
                 Some(format!(
                     "the signature or token was rejected: check the SK that belongs to AK {}, the \
-                 project id, and this machine's clock (X-Sdk-Date must be within 15 minutes \
-                 of the server's time)",
-                    self.credentials.masked_ak()
+                     project id, and this machine's clock (X-Sdk-Date must be within 15 minutes \
+                     of the server's time)",
+                    creds.masked_ak()
                 ))
             }
-            (_, Some(c)) if c.ends_with(".0308") => {
+            (_, Some(c), Auth::Token(_))
+                if c.starts_with("APIGW.0301") || c.starts_with("APIG.0301") =>
+            {
+                Some(
+                    "the signature or token was rejected: check that the auth token is a valid, \
+                     unexpired (24 h) IAM token scoped to this project, and the project id"
+                        .to_owned(),
+                )
+            }
+            (_, Some(c), _) if c.ends_with(".0308") => {
                 Some("the API throttled the request; wait a few seconds and try again".to_owned())
             }
-            (401, _) => Some(format!(
-                "authentication failed for AK {}: check the credentials and the project id",
-                self.credentials.masked_ak()
+            (401, _, _) => Some(format!(
+                "authentication failed for {}: check the credentials and the project id",
+                self.auth.who()
             )),
-            (403, _) => Some(format!(
-                "the credentials lack the IAM permission `{action}` in project {}",
-                self.project_id
+            (403, _, _) => Some(format!(
+                "{} lacks the IAM permission `{action}`{project}; ask an administrator to grant it",
+                self.auth.who()
             )),
-            (404, _) => Some(format!(
+            (404, _, _) if !self.project_id.is_empty() => Some(format!(
                 "check the endpoint and that project {} exists in its region",
                 self.project_id
             )),
@@ -287,7 +468,9 @@ impl Client {
             ("offset".to_owned(), offset.to_string()),
         ];
         let path = self.instances_path();
-        let (url, answer) = self.send(reqwest::Method::GET, &path, &query, None).await?;
+        let (url, answer) = self
+            .send_with_retry(reqwest::Method::GET, &path, &query, None)
+            .await?;
         if !(200..300).contains(&answer.status) {
             return Err(self.api_error("GET", url, answer, "dcs:instance:list"));
         }
@@ -414,7 +597,7 @@ impl Client {
         let query = vec![("all_failure".to_owned(), "false".to_owned())];
         let path = self.instances_path();
         let (url, answer) = self
-            .send(
+            .send_with_retry(
                 reqwest::Method::DELETE,
                 &path,
                 &query,
@@ -545,6 +728,117 @@ mod tests {
         assert!(!shown.contains("very-secret"), "{shown}");
         assert!(!shown.contains("AKEXAMPLE1234567890A"), "{shown}");
         assert!(shown.contains("AKEX…890A"), "{shown}");
+    }
+
+    fn header_text(headers: &[(&str, reqwest::header::HeaderValue)]) -> String {
+        headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?")))
+            .collect()
+    }
+
+    #[test]
+    fn token_auth_sends_only_the_token_and_marks_it_sensitive() -> Result<()> {
+        let auth = Auth::Token(SecretString::from("MIItoken-value"));
+        let h = auth.headers("GET", "/v2/p/instances", &[], &[], b"")?;
+        assert_eq!(header_text(&h), "X-Auth-Token: MIItoken-value\n");
+        assert!(h.iter().all(|(_, v)| v.is_sensitive()));
+        assert!(!format!("{auth:?}").contains("MIItoken"));
+        assert_eq!(auth.who(), "the auth token");
+        Ok(())
+    }
+
+    #[test]
+    fn a_security_token_is_sent_and_signed() -> Result<()> {
+        let creds = Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: SecretString::from("SKEXAMPLEsecretKey0123456789abcdefghijKL"),
+            security_token: Some(SecretString::from("tempTOKENexample")),
+        };
+        let headers = vec![("X-Sdk-Date".to_owned(), "20240101T000000Z".to_owned())];
+        let h = Auth::from(creds).headers("GET", "/", &[], &headers, b"")?;
+        let text = header_text(&h);
+        assert!(
+            text.starts_with("X-Security-Token: tempTOKENexample\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SignedHeaders=x-sdk-date;x-security-token,"),
+            "{text}"
+        );
+        assert!(h.iter().all(|(_, v)| v.is_sensitive()));
+        Ok(())
+    }
+
+    fn client(auth: Auth, project: &str) -> Client {
+        let url = Url::parse("https://dcs.example.com").unwrap_or_else(|e| panic!("{e}"));
+        Client::new(url, project.to_owned(), auth, &ClientOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            request_id: Some("rid-1".to_owned()),
+            retry_after: None,
+            body: body.as_bytes().to_vec().into(),
+        }
+    }
+
+    fn aksk() -> Auth {
+        Auth::from(Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: SecretString::from("very-secret-sk-value"),
+            security_token: None,
+        })
+    }
+
+    #[test]
+    fn a_403_names_the_iam_action_and_a_0301_the_masked_ak_and_the_clock() {
+        let c = client(aksk(), "p1");
+        let body = r#"{"error_code":"DCS.2003","error_msg":"No permission."}"#;
+        let e = c
+            .api_error(
+                "DELETE",
+                "u".to_owned(),
+                answer(403, body),
+                "dcs:instance:delete",
+            )
+            .to_string();
+        assert_eq!(
+            e,
+            "DELETE u: HTTP 403 DCS.2003: No permission. (request id rid-1)\n  hint: AK \
+             AKEX…890A lacks the IAM permission `dcs:instance:delete` in project p1; ask an \
+             administrator to grant it"
+        );
+        let body = r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"gw-9"}"#;
+        let e = c
+            .api_error(
+                "GET",
+                "u".to_owned(),
+                answer(401, body),
+                "dcs:instance:list",
+            )
+            .to_string();
+        assert!(e.contains("(request id gw-9)"), "{e}");
+        assert!(e.contains("the signature or token was rejected"), "{e}");
+        assert!(e.contains("AK AKEX…890A"), "{e}");
+        assert!(e.contains("X-Sdk-Date must be within 15 minutes"), "{e}");
+        assert!(!e.contains("very-secret"), "{e}");
+        let c = client(Auth::Token(SecretString::from("tok-secret")), "p1");
+        let e = c
+            .api_error(
+                "GET",
+                "u".to_owned(),
+                answer(403, "{}"),
+                "dcs:instance:list",
+            )
+            .to_string();
+        assert!(
+            e.contains("the auth token lacks the IAM permission `dcs:instance:list`"),
+            "{e}"
+        );
+        assert!(!e.contains("tok-secret"), "{e}");
     }
 
     #[test]

@@ -2,16 +2,20 @@
 //!
 //! - [`sign`]: `SDK-HMAC-SHA256` signing, pure functions;
 //! - [`wire`]: the JSON bodies of the API, parsed tolerantly, converted to [`crate::model`] types;
-//! - [`client`]: the reqwest client that lists (paginated: the first page, then the others
-//!   concurrently) and batch-deletes instances.
+//! - [`retry`]: which failures are retried and how long to wait, pure functions;
+//! - [`client`]: the reqwest client that lists (the first page, then the others concurrently)
+//!   and batch-deletes instances;
+//! - [`iam`]: the project-id lookup of a region (`GET /v3/projects?name=`).
 //!
 //! Nothing here knows YAML or how plans are rendered.
 
 pub mod client;
+pub mod iam;
+pub mod retry;
 pub mod sign;
 pub mod wire;
 
-pub use client::{Client, ClientOptions, Credentials, DeleteOutcome};
+pub use client::{Auth, Client, ClientOptions, Credentials, DeleteOutcome};
 
 /// Page size of the listing: the API's maximum.
 pub const LIST_LIMIT: usize = 1000;

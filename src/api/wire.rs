@@ -42,6 +42,9 @@ pub struct WireInstance {
     /// `charging_mode` (0 or 1).
     #[serde(default, deserialize_with = "lenient_i64")]
     pub charging_mode: Option<i64>,
+    /// `spec_code`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub spec_code: Option<String>,
     /// `enterprise_project_id` (a number in some answers).
     #[serde(default, deserialize_with = "lenient_string")]
     pub enterprise_project_id: Option<String>,
@@ -56,8 +59,9 @@ impl From<WireInstance> for Instance {
             id: w.instance_id,
             name: w.name,
             status: w.status,
-            created_at: w.created_at,
+            created_at: w.created_at.filter(|c| !c.trim().is_empty()),
             charging_mode: w.charging_mode,
+            spec_code: w.spec_code,
             enterprise_project_id: w.enterprise_project_id,
             tags: w.tags,
         }

@@ -62,6 +62,23 @@ impl EmuInstance {
         self
     }
 
+    /// The same, with `field` set to `value` in list answers (e.g. `enterprise_project_id`).
+    #[must_use]
+    pub fn with_field(mut self, field: &str, value: Value) -> EmuInstance {
+        self.extra.insert(field.to_owned(), value);
+        self
+    }
+
+    /// The same, with these tags (`tags: [{key, value}]` in list answers).
+    #[must_use]
+    pub fn tagged(self, tags: &[(&str, &str)]) -> EmuInstance {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        self.with_field("tags", Value::Array(tags))
+    }
+
     /// The instance as an element of a list answer.
     pub fn to_api_json(&self) -> Value {
         let mut obj = if self.typical_fields {

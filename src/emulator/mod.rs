@@ -6,12 +6,16 @@
 //! It validates `offset`/`limit` (default 10, 1..=1000) like the API, answers errors with
 //! DCS-style bodies, caps a batch delete at 50 ids (`DCS.4100`), reports per-id results (unknown,
 //! prepaid or busy instances `failed`), puts `X-Request-Id` on every answer, and, when given an
-//! AK/SK, verifies `SDK-HMAC-SHA256` signatures (401 `APIGW.0301` when wrong). State lives in
-//! memory and can be loaded from and saved to a JSON file in the API's own instance format.
+//! AK/SK, verifies `SDK-HMAC-SHA256` signatures (401 `APIGW.0301` when wrong), including the
+//! signed `X-Security-Token` of temporary credentials; it can also accept an `X-Auth-Token`.
+//! It serves IAM's `GET /v3/projects?name=<region>` too, so the project-id lookup is tested.
+//! State lives in memory and can be loaded from and saved to a JSON file in the API's own
+//! instance format.
 //!
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 
 mod data;
+pub mod faults;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,17 +33,34 @@ pub use data::{EmuInstance, generate_instances, load_state_file, sample_instance
 use crate::api::sign::{self, SignInput};
 use crate::api::{DELETE_BATCH_MAX, LIST_LIMIT};
 use crate::error::{Error, Result};
+pub use faults::Fault;
+use faults::Kind;
 
 /// The statuses in which the emulator, like the API, accepts a deletion.
 const DELETABLE: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
 
-/// How the emulator starts.
-#[derive(Debug, Clone, Default)]
+/// The region name of the one project the emulated IAM knows by default.
+pub const DEFAULT_REGION: &str = "cn-north-4";
+
+/// The id of that project when the emulator serves any project id.
+pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+
+/// How the emulator starts. `Debug` shows whether secrets are configured, never their values.
+#[derive(Clone, Default)]
 pub struct EmulatorConfig {
     /// Only this project id is served (others get 401 `DCS.1004`); `None` serves any.
     pub project_id: Option<String>,
-    /// When set, every request must be signed with this AK/SK.
+    /// When set, every request must be signed with this AK/SK (unless it carries the
+    /// [`EmulatorConfig::auth_token`]).
     pub credentials: Option<(String, String)>,
+    /// When set, signed requests must carry this `X-Security-Token`, and sign it (temporary
+    /// credentials).
+    pub security_token: Option<String>,
+    /// When set, requests may authenticate with `X-Auth-Token: <this>` instead of a signature.
+    pub auth_token: Option<String>,
+    /// The projects IAM (`GET /v3/projects?name=`) knows, as (name, id). `None`: one project
+    /// named [`DEFAULT_REGION`] whose id is `project_id` (or [`DEFAULT_PROJECT_ID`]).
+    pub iam_projects: Option<Vec<(String, String)>>,
     /// Where to save the state after every change (and from where it was loaded).
     pub state_file: Option<PathBuf>,
     /// The instances at start.
@@ -51,6 +72,34 @@ pub struct EmulatorConfig {
     /// Simulated network latency added to every answer. Requests wait concurrently, as over a
     /// real network; the state is read after the wait.
     pub latency: std::time::Duration,
+    /// Deleted instances linger in status `DELETING` for this many listings (list requests
+    /// at offset 0) before they disappear, as on the real cloud.
+    pub delete_linger: usize,
+    /// Fault injection: a queue of faults, each consumed by the next request it applies to.
+    pub faults: Vec<Fault>,
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: bool| if v { "(redacted)" } else { "none" };
+        f.debug_struct("EmulatorConfig")
+            .field("project_id", &self.project_id)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(ak, _)| (ak, "(redacted)")),
+            )
+            .field("security_token", &set(self.security_token.is_some()))
+            .field("auth_token", &set(self.auth_token.is_some()))
+            .field("iam_projects", &self.iam_projects)
+            .field("state_file", &self.state_file)
+            .field("instances", &self.instances.len())
+            .field("fail_delete", &self.fail_delete)
+            .field("fail_delete_requests", &self.fail_delete_requests)
+            .field("latency", &self.latency)
+            .field("delete_linger", &self.delete_linger)
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 /// One request the emulator answered, for tests and for the `emulator` command's log.
@@ -87,6 +136,8 @@ struct Inner {
     requests: Vec<RequestRecord>,
     counter: u64,
     seed: u64,
+    /// Deleted ids still shown as `DELETING`, with the listings left before they go.
+    lingering: std::collections::HashMap<String, usize>,
 }
 
 impl Shared {
@@ -101,6 +152,7 @@ impl Shared {
                 requests: Vec::new(),
                 counter: 0,
                 seed,
+                lingering: std::collections::HashMap::new(),
             }),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -126,6 +178,11 @@ impl Shared {
     /// The instances that exist now.
     pub fn instances(&self) -> Vec<EmuInstance> {
         self.lock().instances.clone()
+    }
+
+    /// Changes the instances in place (tests use it to change the world between two runs).
+    pub fn update_instances(&self, f: impl FnOnce(&mut Vec<EmuInstance>)) {
+        f(&mut self.lock().instances);
     }
 
     /// The ids of the instances that exist now, in storage order.
@@ -307,7 +364,49 @@ async fn answer(
     let mut inner = shared.lock();
     inner.counter += 1;
     let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
-    let (status, value, delete_ids) = inner.dispatch(&method, &uri, &headers, &body, &request_id);
+    let offset = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let fault = faults::take(&mut inner.config.faults, &method, offset);
+    let (status, value, delete_ids) = match fault {
+        Some(Kind::Status(429)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "error_code": "APIGW.0308",
+                "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second",
+                "request_id": request_id,
+            })
+            .into(),
+            Vec::new(),
+        ),
+        Some(Kind::Status(code)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            dcs_error(
+                "DCS.5000",
+                "Internal server error (injected by the emulator).",
+            )
+            .into(),
+            Vec::new(),
+        ),
+        Some(Kind::Html | Kind::Close | Kind::Garbage) => {
+            (StatusCode::BAD_GATEWAY, Value::Null.into(), Vec::new())
+        }
+        Some(Kind::Insert) => {
+            let n = inner.counter;
+            inner.instances.insert(
+                0,
+                EmuInstance::new(
+                    &format!("00000000-0000-4000-8000-{n:012x}"),
+                    &format!("inserted-{n}"),
+                ),
+            );
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+        Some(Kind::LoseAnswer) | None => {
+            inner.dispatch(&method, &uri, &headers, &body, &request_id)
+        }
+    };
     inner.requests.push(RequestRecord {
         method: method.to_string(),
         path: uri.path().to_owned(),
@@ -324,9 +423,32 @@ async fn answer(
     });
     drop(inner);
     tracing::info!(
-        "{method} {uri} -> {} (request id {request_id})",
-        status.as_u16()
+        "{method} {uri} -> {} (request id {request_id}){}",
+        status.as_u16(),
+        fault
+            .map(|k| format!(" [fault: {k:?}]"))
+            .unwrap_or_default()
     );
+    match fault {
+        Some(Kind::Close | Kind::LoseAnswer) => return cut_off(),
+        Some(Kind::Html) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+            )
+                .into_response();
+        }
+        Some(Kind::Garbage) => {
+            return (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "{\"instance_num\": 3, \"instances\": [{\"instance_id\": \"x\",\u{0}\u{1}garbage",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let body = match value {
         Reply::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
         Reply::Raw(bytes) => bytes,
@@ -341,9 +463,32 @@ async fn answer(
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if uri.path().starts_with("/v3/") {
+            response.headers_mut().insert("x-iam-trace-id", v.clone());
+        }
         response.headers_mut().insert("x-request-id", v);
     }
+    if fault == Some(Kind::Status(429)) {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+    }
     response
+}
+
+/// A response whose body fails at once: the connection is dropped before a complete answer.
+fn cut_off() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "answer lost (injected by the emulator)",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_LENGTH, "1000")
+        .body(axum::body::Body::from_stream(failing))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 impl Inner {
@@ -355,9 +500,7 @@ impl Inner {
         body: &[u8],
         request_id: &str,
     ) -> (StatusCode, Reply, Vec<String>) {
-        if let Some((ak, sk)) = &self.config.credentials
-            && let Err(why) = verify_signature(ak, sk, method, uri, headers, body)
-        {
+        if let Err(why) = self.authenticate(method, uri, headers, body) {
             return (
                 StatusCode::UNAUTHORIZED,
                 json!({
@@ -368,6 +511,9 @@ impl Inner {
                 .into(),
                 Vec::new(),
             );
+        }
+        if uri.path().trim_end_matches('/') == "/v3/projects" && *method == Method::GET {
+            return (StatusCode::OK, self.iam_projects(uri).into(), Vec::new());
         }
         let segments: Vec<&str> = uri.path().trim_end_matches('/').split('/').collect();
         let project = match segments.as_slice() {
@@ -422,14 +568,122 @@ impl Inner {
         }
     }
 
+    /// Checks how the request authenticates: a known `X-Auth-Token`, or a valid signature
+    /// (with the security token signed, when one is configured). Without credentials or a
+    /// token configured, anything goes.
+    fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> std::result::Result<(), String> {
+        if let Some(given) = headers.get("x-auth-token") {
+            return match &self.config.auth_token {
+                Some(want) if given.as_bytes() == want.as_bytes() => Ok(()),
+                Some(_) => Err("the token is invalid or has expired".to_owned()),
+                None => Err("token authentication is not accepted here".to_owned()),
+            };
+        }
+        let Some((ak, sk)) = &self.config.credentials else {
+            return match self.config.auth_token {
+                Some(_) => Err("the X-Auth-Token header is missing".to_owned()),
+                None => Ok(()),
+            };
+        };
+        verify_signature(ak, sk, method, uri, headers, body)?;
+        let signed = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(sign::parse_authorization)
+            .map(|a| a.signed_headers)
+            .unwrap_or_default();
+        let given = headers.get("x-security-token");
+        if given.is_some() && !signed.iter().any(|h| h == "x-security-token") {
+            return Err("X-Security-Token is not signed".to_owned());
+        }
+        match (&self.config.security_token, given) {
+            (Some(want), Some(given)) if given.as_bytes() == want.as_bytes() => Ok(()),
+            (Some(_), Some(_)) => Err("the security token is invalid or has expired".to_owned()),
+            (Some(_), None) => {
+                Err("temporary credentials need the X-Security-Token header".to_owned())
+            }
+            (None, Some(_)) => {
+                Err("a security token was sent with permanent credentials".to_owned())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// IAM's `GET /v3/projects?name=`: the projects of that exact name.
+    fn iam_projects(&self, uri: &Uri) -> Value {
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let default;
+        let all: &[(String, String)] = match &self.config.iam_projects {
+            Some(p) => p,
+            None => {
+                default = [(
+                    DEFAULT_REGION.to_owned(),
+                    self.config
+                        .project_id
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_PROJECT_ID.to_owned()),
+                )];
+                &default
+            }
+        };
+        let projects: Vec<Value> = all
+            .iter()
+            .filter(|(name, _)| param(&query, "name").is_none_or(|n| n == name))
+            .map(|(name, id)| {
+                json!({
+                    "id": id,
+                    "name": name,
+                    "domain_id": "d0000000000000000000000000000001",
+                    "parent_id": "d0000000000000000000000000000001",
+                    "is_domain": false,
+                    "enabled": true,
+                    "description": "",
+                    "links": { "self": format!("/v3/projects/{id}") },
+                })
+            })
+            .collect();
+        json!({ "projects": projects, "links": { "self": "/v3/projects" } })
+    }
+
+    /// A new listing starts: lingering deletions come one listing closer to disappearing.
+    fn age_lingering(&mut self) {
+        if self.lingering.is_empty() {
+            return;
+        }
+        for left in self.lingering.values_mut() {
+            *left = left.saturating_sub(1);
+        }
+        let gone: std::collections::HashSet<String> = self
+            .lingering
+            .iter()
+            .filter(|(_, left)| **left == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.lingering.retain(|_, left| *left > 0);
+        self.instances.retain(|i| !gone.contains(&i.id));
+        self.save();
+    }
+
     /// The list answer's body, written straight from the instances; `Err` is a 400 body.
-    fn list(&self, query: &[(String, String)]) -> std::result::Result<Vec<u8>, Value> {
+    fn list(&mut self, query: &[(String, String)]) -> std::result::Result<Vec<u8>, Value> {
         let param = |k: &str| param(query, k);
         let offset = match param("offset").map(str::parse::<i64>) {
             None => 0,
             Some(Ok(n)) if n >= 0 => n,
             Some(_) => return Err(dcs_error("DCS.4800", "Invalid offset in the request.")),
         };
+        if offset == 0 {
+            self.age_lingering();
+        }
         let limit = match param("limit").map(str::parse::<i64>) {
             None => 10,
             Some(Ok(n)) if (1..=LIST_LIMIT as i64).contains(&n) => n,
@@ -514,13 +768,20 @@ impl Inner {
         let requested: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut deleted: std::collections::HashSet<String> = std::collections::HashSet::new();
         let fail = &self.config.fail_delete;
-        self.instances.retain(|inst| {
+        let linger = self.config.delete_linger;
+        let lingering = &mut self.lingering;
+        self.instances.retain_mut(|inst| {
             let go = requested.contains(inst.id.as_str())
                 && !fail.contains(&inst.id)
                 && inst.charging_mode != 1
                 && DELETABLE.contains(&inst.status.as_str());
             if go {
                 deleted.insert(inst.id.clone());
+                if linger > 0 {
+                    "DELETING".clone_into(&mut inst.status);
+                    lingering.insert(inst.id.clone(), linger);
+                    return true;
+                }
             }
             !go
         });

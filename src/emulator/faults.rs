@@ -1,0 +1,179 @@
+//! Fault injection for the emulator: a queue of faults, each consumed by the next request it
+//! applies to, so that tests (and users rehearsing their pipelines) get exactly the failure
+//! they ask for, in order.
+//!
+//! Spec: `<target>:<kind>[xN]`, e.g. `list:503x2`, `delete:lose-answer`, `list:insert`.
+//!
+//! | kind | effect |
+//! |---|---|
+//! | `500`, `502`, `503`, `504` | that HTTP status with a DCS error body; nothing is done |
+//! | `429` | HTTP 429, `Retry-After: 1` and an `APIGW.0308` body; nothing is done |
+//! | `502-html` | a gateway's HTML error page with HTTP 502; nothing is done |
+//! | `close` | the connection is closed without an answer; nothing is done |
+//! | `lose-answer` | (delete) the deletion is carried out, then the connection is closed |
+//! | `insert` | (list, pages after the first) a new instance appears before the page is read |
+//! | `garbage` | HTTP 200 with a body that is not JSON |
+//!
+//! Targets: `list` (GET), `delete` (DELETE), `any`.
+
+use std::str::FromStr;
+
+use axum::http::Method;
+
+/// Which requests a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `GET …/instances`.
+    List,
+    /// `DELETE …/instances`.
+    Delete,
+    /// Any request.
+    Any,
+}
+
+/// What the fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Answer this status (429 with `Retry-After` and `APIGW.0308`) and do nothing.
+    Status(u16),
+    /// A gateway's HTML error page (HTTP 502).
+    Html,
+    /// Close the connection without an answer.
+    Close,
+    /// Carry out the request, then close the connection without an answer.
+    LoseAnswer,
+    /// Insert a new instance before answering (a list page after the first).
+    Insert,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+}
+
+/// One injected fault, applied `times` times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Which requests.
+    pub target: Target,
+    /// What happens.
+    pub kind: Kind,
+    /// How many more requests it applies to.
+    pub times: usize,
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Fault, String> {
+        let help = "expected <list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN], e.g. list:503x2";
+        let (target, rest) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("`{spec}`: {help}"))?;
+        let target = match target {
+            "list" => Target::List,
+            "delete" => Target::Delete,
+            "any" => Target::Any,
+            other => return Err(format!("`{spec}`: unknown target `{other}`; {help}")),
+        };
+        let (kind, times) = match rest.rsplit_once('x') {
+            Some((k, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                (k, n.parse::<usize>().map_err(|e| format!("`{spec}`: {e}"))?)
+            }
+            _ => (rest, 1),
+        };
+        let kind = match kind {
+            "500" => Kind::Status(500),
+            "502" => Kind::Status(502),
+            "503" => Kind::Status(503),
+            "504" => Kind::Status(504),
+            "429" => Kind::Status(429),
+            "502-html" => Kind::Html,
+            "close" => Kind::Close,
+            "lose-answer" => Kind::LoseAnswer,
+            "insert" => Kind::Insert,
+            "garbage" => Kind::Garbage,
+            other => return Err(format!("`{spec}`: unknown fault `{other}`; {help}")),
+        };
+        if kind == Kind::LoseAnswer && target == Target::List {
+            return Err(format!("`{spec}`: lose-answer applies to delete"));
+        }
+        if kind == Kind::Insert && target != Target::List {
+            return Err(format!("`{spec}`: insert applies to list"));
+        }
+        if times == 0 {
+            return Err(format!("`{spec}`: x0 injects nothing"));
+        }
+        Ok(Fault {
+            target,
+            kind,
+            times,
+        })
+    }
+}
+
+impl Fault {
+    /// True when this fault applies to a request with `method`, for a list page at `offset`.
+    fn applies(&self, method: &Method, offset: usize) -> bool {
+        let target = match self.target {
+            Target::List => *method == Method::GET,
+            Target::Delete => *method == Method::DELETE,
+            Target::Any => true,
+        };
+        target && (self.kind != Kind::Insert || offset > 0)
+    }
+}
+
+/// Takes the first fault that applies to this request, if any, counting it down.
+pub fn take(queue: &mut Vec<Fault>, method: &Method, offset: usize) -> Option<Kind> {
+    let i = queue.iter().position(|f| f.applies(method, offset))?;
+    let kind = queue[i].kind;
+    queue[i].times -= 1;
+    if queue[i].times == 0 {
+        queue.remove(i);
+    }
+    Some(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &str) -> Fault {
+        s.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!(
+            f("list:503x2"),
+            Fault {
+                target: Target::List,
+                kind: Kind::Status(503),
+                times: 2
+            }
+        );
+        assert_eq!(f("delete:lose-answer").kind, Kind::LoseAnswer);
+        assert_eq!(f("any:502-html").kind, Kind::Html);
+        assert_eq!(f("list:insertx3").times, 3);
+        for bad in [
+            "list",
+            "get:500",
+            "list:418",
+            "list:lose-answer",
+            "delete:insert",
+            "list:500x0",
+        ] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn faults_are_consumed_in_order_by_matching_requests() {
+        let mut q = vec![f("delete:500"), f("list:503x2"), f("list:insert")];
+        assert_eq!(take(&mut q, &Method::GET, 0), Some(Kind::Status(503)));
+        assert_eq!(take(&mut q, &Method::GET, 0), Some(Kind::Status(503)));
+        // `insert` waits for a page after the first.
+        assert_eq!(take(&mut q, &Method::GET, 0), None);
+        assert_eq!(take(&mut q, &Method::GET, 1000), Some(Kind::Insert));
+        assert_eq!(take(&mut q, &Method::DELETE, 0), Some(Kind::Status(500)));
+        assert!(q.is_empty());
+    }
+}
