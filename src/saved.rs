@@ -192,9 +192,17 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
     let mut changes = Vec::new();
     let mut apply = Vec::new();
     let (mut then, mut now) = (String::new(), String::new());
+    // Indexed once: a large saved plan is checked in linear time.
+    let live_by_id: std::collections::HashMap<&str, &Instance> =
+        live.iter().map(|i| (i.id.as_str(), i)).collect();
+    let deletable: std::collections::HashMap<&str, &Decision> = fresh
+        .delete
+        .iter()
+        .map(|d| (d.instance.id.as_str(), d))
+        .collect();
     for s in &saved.delete {
         then.push_str(&saved_line(s));
-        let Some(current) = live.iter().find(|i| i.id == s.id) else {
+        let Some(current) = live_by_id.get(s.id.as_str()) else {
             changes.push(format!("{} ({}) is gone", s.name, s.id));
             now.push_str(&format!("{}  {}  gone\n", s.name, s.id));
             continue;
@@ -216,8 +224,8 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
                 "{} ({}) was renamed to `{}`",
                 s.name, s.id, current.name
             ));
-        } else if let Some(d) = fresh.delete.iter().find(|d| d.instance.id == s.id) {
-            apply.push(d.clone());
+        } else if let Some(d) = deletable.get(s.id.as_str()) {
+            apply.push((*d).clone());
         } else {
             changes.push(format!(
                 "{} ({}) would no longer be deleted: {place}",
