@@ -196,27 +196,40 @@ fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -
     })
 }
 
-async fn make_plan(
+/// Resolves who and where (credentials, project, endpoint; IAM when the project id must be
+/// looked up) for `manifest` and the command line, and opens a client there.
+async fn open(
     cli: &Cli,
-    file: &Path,
-    guards: GuardArgs,
-    net: NetArgs,
+    manifest: &Manifest,
     env: &Env,
-) -> Result<Planned> {
-    let manifest = manifest::load(file)?;
+    net: Option<NetArgs>,
+) -> Result<(Target, Client)> {
     let mut options = client_options(cli, env)?;
-    options.concurrency = net.concurrency;
+    if let Some(net) = net {
+        options.concurrency = net.concurrency;
+    }
     let id = identity::identify(
         cli.endpoint.as_deref(),
         cli.project_id.as_deref(),
-        &manifest,
+        manifest,
         env,
         &options,
     )
     .await?;
     id.log();
-    let target = id.target();
     let client = id.client(&options)?;
+    Ok((id.target(), client))
+}
+
+async fn make_plan(
+    cli: &Cli,
+    file: &Path,
+    guards: GuardArgs,
+    net: Option<NetArgs>,
+    env: &Env,
+) -> Result<Planned> {
+    let manifest = manifest::load(file)?;
+    let (target, client) = open(cli, &manifest, env, net).await?;
     let live = client.list_instances().await?;
     tracing::info!(count = live.len(), "listed live instances");
     let now = OffsetDateTime::now_utc();
@@ -269,7 +282,7 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 async fn plan_command(cli: &Cli, args: &PlanArgs, env: &Env, io: &mut Io<'_>) -> Result<u8> {
-    let mut p = make_plan(cli, &args.manifest.file, args.guards, args.net, env).await?;
+    let mut p = make_plan(cli, &args.manifest.file, args.guards, Some(args.net), env).await?;
     p.context.color = io.color;
     match args.format {
         Format::Text => plan_text_buffered(io.out, &p.plan, &p.context)?,
@@ -392,7 +405,7 @@ async fn apply_flow(
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
-    let mut p = make_plan(cli, &file, args.guards, args.net, env).await?;
+    let mut p = make_plan(cli, &file, args.guards, Some(args.net), env).await?;
     p.context.color = io.color;
     plan_text_buffered(io.out, &p.plan, &p.context)?;
     io.out.flush().map_err(write_err)?;
@@ -808,16 +821,7 @@ async fn diff_command(cli: &Cli, args: &ManifestArg, env: &Env, io: &mut Io<'_>)
         allow_empty: false,
         max_delete: None,
     };
-    let p = make_plan(
-        cli,
-        &args.file,
-        guards,
-        NetArgs {
-            concurrency: crate::api::DEFAULT_CONCURRENCY,
-        },
-        env,
-    )
-    .await?;
+    let p = make_plan(cli, &args.file, guards, None, env).await?;
     let diff = render::plan_diff(&p.plan, &p.context);
     let hidden = p.plan.protected.len() + p.plan.skip.len();
     if hidden > 0 {
@@ -855,18 +859,7 @@ async fn export_command(cli: &Cli, args: &ExportArgs, env: &Env, io: &mut Io<'_>
         region: region.clone(),
         ..source
     };
-    let options = client_options(cli, env)?;
-    let id = identity::identify(
-        cli.endpoint.as_deref(),
-        cli.project_id.as_deref(),
-        &source,
-        env,
-        &options,
-    )
-    .await?;
-    id.log();
-    let target = id.target();
-    let client = id.client(&options)?;
+    let (target, client) = open(cli, &source, env, None).await?;
     let mut scope = source.rules.scope.clone();
     if let Some(prefix) = &args.scope_prefix {
         scope.name_prefix = Some(prefix.clone());

@@ -178,11 +178,8 @@ fn on_a_terminal_only_yes_deletes() {
 #[test]
 fn failed_results_in_a_200_answer_exit_4_and_name_each_instance() {
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: sample(),
         fail_delete: vec!["3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7".to_owned()],
-        ..EmulatorConfig::default()
+        ..signed(sample())
     });
     p.manifest(DECLARED);
     let run = p.run(&["apply", "--auto-approve"]).expect(4);
@@ -216,11 +213,8 @@ fn failed_results_in_a_200_answer_exit_4_and_name_each_instance() {
 fn a_failed_delete_request_stops_the_remaining_batches() {
     let instances = generated(60);
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances,
         fail_delete_requests: 1,
-        ..EmulatorConfig::default()
+        ..signed(instances)
     });
     p.manifest("instances:\n  - name: not-there\n");
     let run = p.run(&["apply", "--auto-approve"]).expect(4);

@@ -5,15 +5,12 @@ use crate::support::*;
 
 fn faulty(faults: &[&str], linger: usize) -> Project {
     Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: generated(5),
         delete_linger: linger,
         faults: faults
             .iter()
             .map(|f| f.parse().unwrap_or_else(|e| panic!("{e}")))
             .collect(),
-        ..EmulatorConfig::default()
+        ..signed(generated(5))
     })
 }
 
@@ -214,11 +211,8 @@ fn a_delete_answered_500_is_not_resent() {
 #[test]
 fn a_listing_torn_by_an_insert_between_pages_is_read_again() {
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: generated(1500),
         faults: vec!["list:insert".parse().unwrap_or_else(|e| panic!("{e}"))],
-        ..EmulatorConfig::default()
+        ..signed(generated(1500))
     });
     p.manifest("instances:\n  - name: gen-000000\n");
     let run = p.run(&["plan", "--format", "json"]).expect(0);
@@ -238,11 +232,8 @@ fn a_listing_torn_by_an_insert_between_pages_is_read_again() {
 #[test]
 fn a_listing_that_stays_torn_is_an_error_not_a_partial_plan() {
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: generated(1500),
         faults: vec!["list:insertx10".parse().unwrap_or_else(|e| panic!("{e}"))],
-        ..EmulatorConfig::default()
+        ..signed(generated(1500))
     });
     p.manifest("instances:\n  - name: gen-000000\n");
     let run = p.run(&["apply", "--auto-approve"]).expect(1);
@@ -263,11 +254,8 @@ fn a_listing_that_stays_torn_is_an_error_not_a_partial_plan() {
 #[test]
 fn the_json_apply_report_lists_each_outcome() {
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: generated(5),
         fail_delete: vec![generated(5)[3].id.clone()],
-        ..EmulatorConfig::default()
+        ..signed(generated(5))
     });
     p.manifest(KEEP_TWO);
     let run = p.run(&["apply", "--format", "json"]).expect(1);

@@ -209,11 +209,8 @@ fn export_takes_target_and_scope_from_a_manifest() {
 
 fn lingering(linger: usize) -> Project {
     Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: vec![inst("a", A), inst("b", B), inst("keep", C)],
         delete_linger: linger,
-        ..EmulatorConfig::default()
+        ..signed(vec![inst("a", A), inst("b", B), inst("keep", C)])
     })
 }
 

@@ -93,11 +93,8 @@ fn apply_adds_one_delete_per_50_surplus_instances() {
 /// A project whose emulator answers after `latency`.
 fn slow_project(n: usize, latency: Duration) -> Project {
     let p = Project::with_config(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances: generated(n),
         latency,
-        ..EmulatorConfig::default()
+        ..signed(generated(n))
     });
     p.manifest("instances:\n  - name: gen-000000\n");
     p

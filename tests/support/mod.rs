@@ -38,6 +38,17 @@ impl Run {
     }
 }
 
+/// An emulator configuration serving [`PID`] with these instances, checking signatures made
+/// with [`AK`]/[`SK`]; override fields with `EmulatorConfig { faults, ..signed(instances) }`.
+pub fn signed(instances: Vec<EmuInstance>) -> EmulatorConfig {
+    EmulatorConfig {
+        project_id: Some(PID.to_owned()),
+        credentials: Some((AK.to_owned(), SK.to_owned())),
+        instances,
+        ..EmulatorConfig::default()
+    }
+}
+
 /// An emulator (signatures checked) and a folder holding the manifest.
 pub struct Project {
     pub emulator: Emulator,
@@ -48,12 +59,7 @@ pub struct Project {
 impl Project {
     /// A project with these instances, checking signatures made with [`AK`]/[`SK`].
     pub fn new(instances: Vec<EmuInstance>) -> Project {
-        Self::with_config(EmulatorConfig {
-            project_id: Some(PID.to_owned()),
-            credentials: Some((AK.to_owned(), SK.to_owned())),
-            instances,
-            ..EmulatorConfig::default()
-        })
+        Self::with_config(signed(instances))
     }
 
     pub fn with_config(config: EmulatorConfig) -> Project {
