@@ -34,7 +34,7 @@ use dcs_reconcile::api::DEFAULT_CONCURRENCY;
 use dcs_reconcile::cli::Cli;
 use dcs_reconcile::config::Env;
 use dcs_reconcile::emulator::{Emulator, EmulatorConfig, generate_instances};
-use dcs_reconcile::run::{Confirmation, Io};
+use dcs_reconcile::{Confirmation, Io};
 
 const PID: &str = "0123456789abcdef0123456789abcdef";
 const AK: &str = "AKBENCHEXAMPLE000001";

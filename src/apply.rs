@@ -6,47 +6,72 @@
 //! with the error (their outcome may be unknown: a later `plan` shows what is left) and the ids
 //! of the batches not sent are reported as not attempted.
 
-use crate::api::{Client, DELETE_BATCH_MAX, DeleteOutcome};
+use crate::api::{self, Client, DELETE_BATCH_MAX};
+use crate::error::Error;
 use crate::model::Instance;
 use crate::plan::Plan;
 
-/// What apply did, per planned instance, in plan order.
+/// What became of one planned deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The API accepted the deletion (it completes asynchronously); or, after a request whose
+    /// answer was lost, the instance is gone from the listing.
+    Deleted,
+    /// After a request whose answer was lost: the listing shows the instance `DELETING`.
+    Deleting,
+    /// The deletion failed: why.
+    Failed(String),
+    /// No request was sent for it: why.
+    NotAttempted(String),
+}
+
+/// What apply did, per planned instance, in plan order: a value the printers receive.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub struct Applied {
     /// Each planned instance and what happened to it.
-    pub outcomes: Vec<(Instance, DeleteOutcome)>,
+    pub outcomes: Vec<(Instance, Outcome)>,
     /// How many DELETE requests were sent.
     pub requests: usize,
 }
 
-impl Report {
-    /// The instances whose deletion failed (or was not attempted), with the reason.
-    pub fn failures(&self) -> Vec<(&Instance, &str)> {
+impl Applied {
+    /// The instances whose deletion failed or was not attempted, with the outcome.
+    pub fn failures(&self) -> Vec<(&Instance, &Outcome)> {
         self.outcomes
             .iter()
-            .filter_map(|(i, o)| match o {
-                DeleteOutcome::Failed(why) => Some((i, why.as_str())),
-                DeleteOutcome::Deleted | DeleteOutcome::Deleting => None,
-            })
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::NotAttempted(_)))
+            .map(|(i, o)| (i, o))
             .collect()
     }
 
-    /// How many were deleted.
+    /// How many were deleted (or are being deleted).
     pub fn deleted(&self) -> usize {
         self.outcomes.len() - self.failures().len()
     }
-}
 
-/// The planned instances cut into batches of at most [`DELETE_BATCH_MAX`]: as few calls as the
-/// API's cap allows.
-pub fn batches(instances: &[Instance]) -> std::slice::Chunks<'_, Instance> {
-    instances.chunks(DELETE_BATCH_MAX)
+    /// The instances deleted or being deleted, for `--wait`.
+    pub fn gone_or_going(&self) -> Vec<Instance> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Deleted | Outcome::Deleting))
+            .map(|(i, _)| i.clone())
+            .collect()
+    }
+
+    /// The error that ends the run (exit 4) when any deletion failed.
+    pub fn error(&self) -> Option<Error> {
+        let failed: Vec<String> = self.failures().iter().map(|(i, _)| i.label()).collect();
+        (!failed.is_empty()).then_some(Error::DeleteFailed {
+            total: self.outcomes.len(),
+            failed,
+        })
+    }
 }
 
 /// After a failed delete request, what became of each instance of its batch, from a fresh
 /// listing: gone is deleted, `DELETING` is being deleted, anything else failed. If listing
 /// fails too, every outcome is unknown and reported as failed.
-async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<DeleteOutcome> {
+async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<Outcome> {
     match client.list_instances().await {
         Ok(live) => {
             let now: std::collections::HashMap<&str, &Instance> =
@@ -54,9 +79,9 @@ async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<DeleteOut
             batch
                 .iter()
                 .map(|inst| match now.get(inst.id.as_str()) {
-                    None => DeleteOutcome::Deleted,
-                    Some(i) if i.status == "DELETING" => DeleteOutcome::Deleting,
-                    Some(i) => DeleteOutcome::Failed(format!(
+                    None => Outcome::Deleted,
+                    Some(i) if i.status == "DELETING" => Outcome::Deleting,
+                    Some(i) => Outcome::Failed(format!(
                         "the delete request failed and the instance is still there (status {}): {why}",
                         i.status
                     )),
@@ -66,7 +91,7 @@ async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<DeleteOut
         Err(e) => batch
             .iter()
             .map(|_| {
-                DeleteOutcome::Failed(format!(
+                Outcome::Failed(format!(
                     "outcome unknown: the delete request failed ({why}) and listing again \
                      failed too ({}); run plan again to see",
                     e.to_string().lines().next().unwrap_or_default()
@@ -80,15 +105,15 @@ async fn settle(client: &Client, batch: &[Instance], why: &str) -> Vec<DeleteOut
 pub async fn apply(
     plan: &Plan,
     client: &Client,
-    mut on_outcome: impl FnMut(&Instance, &DeleteOutcome),
-) -> Report {
+    mut on_outcome: impl FnMut(&Instance, &Outcome),
+) -> Applied {
     let planned: Vec<Instance> = plan.delete.iter().map(|d| d.instance.clone()).collect();
-    let mut report = Report::default();
+    let mut report = Applied::default();
     let mut stopped: Option<String> = None;
-    for batch in batches(&planned) {
+    for batch in planned.chunks(DELETE_BATCH_MAX) {
         if let Some(why) = &stopped {
             for inst in batch {
-                let outcome = DeleteOutcome::Failed(format!(
+                let outcome = Outcome::NotAttempted(format!(
                     "not attempted: an earlier delete request failed ({why})"
                 ));
                 on_outcome(inst, &outcome);
@@ -100,7 +125,12 @@ pub async fn apply(
         report.requests += 1;
         match client.delete_batch(&ids).await {
             Ok(results) => {
-                for (inst, (_, outcome)) in batch.iter().zip(results) {
+                for (inst, (_, result)) in batch.iter().zip(results) {
+                    let outcome = match result {
+                        api::DeleteOutcome::Deleted => Outcome::Deleted,
+                        api::DeleteOutcome::Deleting => Outcome::Deleting,
+                        api::DeleteOutcome::Failed(why) => Outcome::Failed(why),
+                    };
                     on_outcome(inst, &outcome);
                     report.outcomes.push((inst.clone(), outcome));
                 }
@@ -126,44 +156,40 @@ pub async fn apply(
 mod tests {
     use super::*;
 
-    fn many(n: usize) -> Vec<Instance> {
-        (0..n)
-            .map(|i| Instance {
-                id: format!("id-{i}"),
-                ..Instance::default()
-            })
-            .collect()
+    fn inst(n: usize) -> Instance {
+        Instance {
+            id: format!("id-{n}"),
+            name: format!("n-{n}"),
+            ..Instance::default()
+        }
     }
 
     #[test]
-    fn batches_are_as_few_as_the_cap_allows() {
-        let sizes = |n: usize| batches(&many(n)).map(<[Instance]>::len).collect::<Vec<_>>();
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(50), [50]);
-        assert_eq!(sizes(51), [50, 1]);
-        assert_eq!(sizes(120), [50, 50, 20]);
-    }
-
-    #[test]
-    fn batches_keep_plan_order_and_every_id_once() {
-        let all = many(120);
-        let flat: Vec<&str> = batches(&all).flatten().map(|i| i.id.as_str()).collect();
-        let want: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(flat, want);
-    }
-
-    #[test]
-    fn report_counts_failures() {
-        let r = Report {
+    fn failures_and_not_attempted_make_the_delete_failed_error() {
+        let r = Applied {
             outcomes: vec![
-                (many(1).remove(0), DeleteOutcome::Deleted),
-                (many(2).remove(1), DeleteOutcome::Failed("no".to_owned())),
+                (inst(0), Outcome::Deleted),
+                (inst(1), Outcome::Failed("no".to_owned())),
+                (inst(2), Outcome::Deleting),
+                (inst(3), Outcome::NotAttempted("later".to_owned())),
             ],
             requests: 1,
         };
-        assert_eq!(r.deleted(), 1);
-        assert_eq!(r.failures().len(), 1);
-        assert_eq!(r.failures()[0].1, "no");
+        assert_eq!(r.deleted(), 2);
+        assert_eq!(r.failures().len(), 2);
+        assert_eq!(
+            r.gone_or_going()
+                .iter()
+                .map(|i| i.id.as_str())
+                .collect::<Vec<_>>(),
+            ["id-0", "id-2"]
+        );
+        let e = r.error().expect("an error");
+        assert_eq!(e.exit_code(), crate::error::EXIT_DELETE_FAILED);
+        assert_eq!(
+            e.to_string(),
+            "2 of 4 deletions failed: n-1 (id-1), n-3 (id-3)"
+        );
+        assert!(Applied::default().error().is_none());
     }
 }

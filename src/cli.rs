@@ -197,20 +197,12 @@ pub struct ExportArgs {
     pub force: bool,
 }
 
-/// The manifest read when `-f` is not given.
-pub const DEFAULT_MANIFEST: &str = "dcs.yaml";
-
 /// `-f FILE`.
 #[derive(Debug, Args, Clone)]
 pub struct ManifestArg {
-    /// The manifest.
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "dcs.yaml"
-    )]
-    pub file: PathBuf,
+    /// The manifest; `-` reads it from standard input [default: dcs.yaml].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Arguments of `whoami`.
@@ -383,5 +375,5 @@ pub struct EmulatorArgs {
     /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
     /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
     #[arg(long, value_name = "SPEC")]
-    pub fault: Vec<crate::emulator::Fault>,
+    pub fault: Vec<String>,
 }

@@ -8,10 +8,10 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::cli::Cli;
+use crate::commands::{Confirmation, Io};
 use crate::config::{ENV_AK, ENV_SK, Env};
 use crate::emulator::{Emulator, EmulatorConfig, sample_instances};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::run::{Confirmation, Io};
 
 /// The demo's project id.
 pub const DEMO_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -97,7 +97,7 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
             color: false,
             progress: false,
         };
-        last_code = crate::run::run(cli, &env, &mut io).await?;
+        last_code = crate::run(cli, &env, &mut io).await?;
     }
     if last_code != EXIT_OK {
         return Err(Error::Usage(format!(

@@ -85,9 +85,34 @@ pub enum Error {
     #[error("{0}")]
     Guard(String),
 
+    /// A saved plan (or the plan shown before the prompt) no longer matches the live
+    /// instances; nothing was deleted.
+    #[error(
+        "the saved plan {plan} is stale ({} of its {planned} deletions changed); nothing was \
+         deleted. Run plan again and review the new plan.",
+        changes.len()
+    )]
+    StalePlan {
+        /// The plan file, or a description of the plan.
+        plan: String,
+        /// How many deletions it planned.
+        planned: usize,
+        /// One line per planned instance that changed.
+        changes: Vec<String>,
+    },
+
     /// Deletions were sent and at least one of them failed.
-    #[error("{0}")]
-    DeleteFailed(String),
+    #[error(
+        "{} of {total} deletions failed: {}",
+        failed.len(),
+        failed.join(", ")
+    )]
+    DeleteFailed {
+        /// How many deletions were planned.
+        total: usize,
+        /// The instances whose deletion failed or was not attempted (`name (id)`).
+        failed: Vec<String>,
+    },
 
     /// `apply --wait` timed out with deleted instances still listed.
     #[error("{0}")]
@@ -96,15 +121,20 @@ pub enum Error {
     /// The built-in emulator could not start.
     #[error("emulator: {0}")]
     Emulator(String),
+
+    /// A bug: something the code relies on did not hold (an encoding failed, an invariant
+    /// broke). Nothing is deleted after one.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
 impl Error {
     /// The documented exit code for this error (see `docs/output.md`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Guard(_) => EXIT_GUARD,
+            Error::Guard(_) | Error::StalePlan { .. } => EXIT_GUARD,
             // Deletions were sent: never 1 ("nothing deleted").
-            Error::DeleteFailed(_) | Error::Wait(_) => EXIT_DELETE_FAILED,
+            Error::DeleteFailed { .. } | Error::Wait(_) => EXIT_DELETE_FAILED,
             _ => EXIT_ERROR,
         }
     }

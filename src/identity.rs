@@ -2,12 +2,9 @@
 //! after the IAM lookup of the project id when one was needed. Used by `plan`, `apply` and
 //! `whoami`; what it logs and prints never holds a secret.
 
-use std::io::Write;
-
 use crate::api::{Auth, Client, ClientOptions, iam};
-use crate::config::{self, Chain, Env, ProjectId, Sourced, Target};
+use crate::config::{self, Chain, Env, ManifestTarget, ProjectId, Sourced, Target};
 use crate::error::Result;
-use crate::manifest::Manifest;
 
 /// The resolved identity and target of a run.
 #[derive(Debug, Clone)]
@@ -60,56 +57,6 @@ impl Identity {
             self.endpoint.origin
         );
     }
-
-    /// The `whoami` report: sources, masked AK, token use, project, region, endpoint.
-    pub fn describe(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let c = &self.chain;
-        writeln!(out, "Credentials:     {}", c.source)?;
-        match &c.auth {
-            Auth::AkSk(creds) => {
-                writeln!(
-                    out,
-                    "Access key:      {} (SDK-HMAC-SHA256 signatures)",
-                    creds.masked_ak()
-                )?;
-                match &c.security_token_origin {
-                    Some(o) => writeln!(
-                        out,
-                        "Security token:  yes, from {o} (temporary credentials; not shown)"
-                    )?,
-                    None => writeln!(out, "Security token:  no")?,
-                }
-                writeln!(out, "Auth token:      no")?;
-            }
-            Auth::Token(_) => {
-                writeln!(out, "Access key:      none")?;
-                writeln!(out, "Security token:  no")?;
-                writeln!(
-                    out,
-                    "Auth token:      yes, from {} (sent as X-Auth-Token; not shown)",
-                    config::ENV_HW_AUTH_TOKEN
-                )?;
-            }
-        }
-        writeln!(
-            out,
-            "Project id:      {} (from {})",
-            self.project_id.value, self.project_id.origin
-        )?;
-        match &self.region {
-            Some(r) => writeln!(out, "Region:          {} (from {})", r.value, r.origin)?,
-            None => writeln!(out, "Region:          unknown")?,
-        }
-        writeln!(
-            out,
-            "Endpoint:        {} (from {})",
-            self.endpoint.value, self.endpoint.origin
-        )?;
-        if let Some(iam) = &self.iam_endpoint {
-            writeln!(out, "IAM endpoint:    {} (from {})", iam.value, iam.origin)?;
-        }
-        Ok(())
-    }
 }
 
 /// Logs (at `info`, i.e. `-v`) which source supplied the credentials.
@@ -137,7 +84,7 @@ pub fn log_credentials(chain: &Chain) {
 pub async fn identify(
     cli_endpoint: Option<&str>,
     cli_project: Option<&str>,
-    manifest: &Manifest,
+    manifest: &ManifestTarget,
     env: &Env,
     options: &ClientOptions,
 ) -> Result<Identity> {

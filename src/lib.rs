@@ -9,47 +9,55 @@
 //! Data flows one way, each step in its own module:
 //!
 //! ```text
-//! cli (arguments) -> config (endpoint, project, credentials)
-//!     -> manifest (YAML -> entries)  +  api::client (signed, paginated listing -> instances)
+//! cli (arguments) -> config (settings, no I/O) -> commands::<name>
+//!     manifest (YAML -> entries, rules)  +  session (identity, api::Client: signed listing)
 //!     -> plan (pure: delete / keep / protected / skip / out of scope / missing)
-//!     -> render (text, JSON) -> run (confirm) -> apply (batch DELETE, <= 50 ids) -> render
+//!     -> render (text, JSON, Markdown) -> confirm -> apply (batch DELETE, <= 50 ids)
+//!     -> apply::Applied (a value) -> render::report
 //! ```
 //!
-//! - [`cli`]: clap-derive argument types; parsing only.
-//! - [`config`]: arguments + manifest + environment -> endpoint, project id, credentials
-//!   (the credential chain), each with where it came from. No network.
-//! - [`identity`]: the resolved identity and target, after the IAM project-id lookup when
-//!   one is needed; what `-v` logs and `whoami` prints.
-//! - [`manifest`]: the only module that knows YAML; reads and validates `dcs.yaml`.
-//! - [`model`]: plain domain values (live [`model::Instance`], manifest [`model::Entry`],
-//!   the manifest's scope, protect rules and guards).
-//! - [`api`]: [`api::sign`] (SDK-HMAC-SHA256, pure), [`api::wire`] (tolerant JSON bodies),
-//!   [`api::client`] (reqwest; listing and batch deletion), [`api::iam`] (project-id lookup).
-//!   Knows no YAML.
-//! - [`plan`]: the pure planner. No I/O, no YAML, no HTTP.
-//! - [`saved`]: saved plans (`plan --out`, `apply --plan`): the document and the staleness
-//!   check against a fresh plan. Pure.
-//! - [`render`]: plan and report as text or JSON, to any writer. Knows no HTTP.
-//! - [`apply`]: deletes exactly the plan's instances in batches and reports each outcome.
-//! - [`run`]: orchestrates one command; the only module that uses all the others.
-//! - [`emulator`]: the built-in DCS API emulator (loopback HTTP), used by `demo` and the tests.
-//! - [`demo`]: the self-contained walkthrough.
-//! - [`error`]: the one error type and the documented exit codes.
+//! | module | owns | open it to add |
+//! |---|---|---|
+//! | `cli` | the clap-derive argument types; parsing only | a flag |
+//! | [`config`] | arguments + environment -> [`config::Config`] (no I/O): the `-f` policy, transport and retries, guard overrides, formats; endpoints and the region rule (`config::endpoint`), the credential chain (`config::credentials`), the credentials file (`config::ini`), target resolution (`config::target`) | a credential source |
+//! | `identity` | the resolved identity after the IAM project-id lookup | |
+//! | `session` | one target's client; a fresh plan or a saved plan re-checked: a `Planned` | |
+//! | `commands` | one file per command, stringing the steps together; no prose | a command |
+//! | [`manifest`] | the only module that knows YAML: reading, validating, exporting `dcs.yaml` | a manifest key |
+//! | [`model`] | plain values: live [`model::Instance`], [`model::Entry`], scope, protect rules, guards | |
+//! | `plan` | the pure planner; skip reasons and their codes; the guards' refusals | a skip reason |
+//! | `saved` | the saved-plan document and its staleness check; pure | |
+//! | `apply` | deleting exactly a plan's instances in batches; the outcome per id | |
+//! | `render` | every printer: text, the typed JSON documents, Markdown, diff, the apply reporters, notes | an output format |
+//! | [`api`] | signing (`api::sign`), wire bodies (`api::wire`), retries (`api::retry`), the client, IAM; knows no YAML | a retry rule |
+//! | [`emulator`] | the built-in DCS API emulator (loopback HTTP) with fault injection | |
+//! | `demo` | the self-contained walkthrough | |
+//! | [`util`] | neutral helpers: digests, time, durations | |
+//! | [`error`] | the one error type and the documented exit codes | an exit code |
 
 pub mod api;
-pub mod apply;
+mod apply;
 pub mod cli;
+mod commands;
 pub mod config;
-pub mod demo;
+mod demo;
 pub mod emulator;
 pub mod error;
-pub mod identity;
+mod identity;
 pub mod manifest;
 pub mod model;
-pub mod plan;
-pub mod render;
-pub mod run;
-pub mod saved;
+mod plan;
+mod render;
+mod saved;
+mod session;
+pub mod util;
 
+pub use commands::{Confirmation, Io};
 pub use error::{Error, Result};
-pub use run::run;
+
+/// Runs one command line: settings from `cli` and `env`, then the command. Returns the exit
+/// code of a run that did not fail.
+pub async fn run(cli: cli::Cli, env: &config::Env, io: &mut Io<'_>) -> Result<u8> {
+    let cfg = config::Config::from_cli(cli, env)?;
+    commands::dispatch(cfg, env, io).await
+}

@@ -7,7 +7,7 @@ use clap::Parser;
 use dcs_reconcile::cli::{Cli, ColorChoice, Command, LogFormat};
 use dcs_reconcile::config::Env;
 use dcs_reconcile::error::EXIT_ERROR;
-use dcs_reconcile::run::{Confirmation, Io};
+use dcs_reconcile::{Confirmation, Io};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -32,6 +32,16 @@ impl Instance {
         self.charging_mode == Some(1)
     }
 
+    /// The billing mode's name: `pay-per-use`, `prepaid`, or `None` when the listing does not
+    /// say or says something unknown (the one place these names are written).
+    pub fn billing(&self) -> Option<&'static str> {
+        match self.charging_mode {
+            Some(0) => Some("pay-per-use"),
+            Some(1) => Some("prepaid"),
+            _ => None,
+        }
+    }
+
     /// `name (id)`, the way messages name an instance.
     pub fn label(&self) -> String {
         format!("{} ({})", self.name, self.id)

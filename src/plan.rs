@@ -20,9 +20,73 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::model::{Entry, Guards, Instance, Rules};
+use crate::util::{age, human_duration, parse_time};
 
 /// Statuses in which the batch-delete API accepts an instance.
 pub const DELETABLE_STATUSES: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
+
+/// Why an instance is in its category: a stable machine code (JSON `reason_code`) beside the
+/// words for people. Control flow reads this, never the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReasonCode {
+    /// Undeclared, managed and deletable: deleted.
+    NotDeclared,
+    /// Declared by an entry: kept.
+    Declared,
+    /// Matched by a `protect` rule.
+    Protected,
+    /// Billed yearly/monthly: the API cannot delete it.
+    Prepaid,
+    /// In a status the API does not accept for deletion.
+    Status,
+    /// Younger than `min_age`.
+    TooYoung,
+    /// `min_age` is set and the creation time is unknown.
+    CreationUnknown,
+}
+
+impl ReasonCode {
+    /// The code as JSON writes it (`not_declared`, `prepaid`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::NotDeclared => "not_declared",
+            ReasonCode::Declared => "declared",
+            ReasonCode::Protected => "protected",
+            ReasonCode::Prepaid => "prepaid",
+            ReasonCode::Status => "status",
+            ReasonCode::TooYoung => "too_young",
+            ReasonCode::CreationUnknown => "creation_unknown",
+        }
+    }
+}
+
+/// The categories of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Deleted by `apply`.
+    Delete,
+    /// Declared.
+    Keep,
+    /// Undeclared, protected.
+    Protected,
+    /// Undeclared, cannot be deleted now.
+    Skip,
+    /// Outside the manifest's scope.
+    OutOfScope,
+}
+
+impl Category {
+    /// `delete`, `keep`, `protected`, `skip`, `out of scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Delete => "delete",
+            Category::Keep => "keep",
+            Category::Protected => "protected",
+            Category::Skip => "skip",
+            Category::OutOfScope => "out of scope",
+        }
+    }
+}
 
 /// A live instance with the reason it is in its category.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +95,8 @@ pub struct Decision {
     pub instance: Instance,
     /// Why it is there, in words for people.
     pub reason: String,
+    /// Why it is there, as a code.
+    pub code: ReasonCode,
 }
 
 /// The result of planning. Every live instance is in exactly one of `delete`, `keep`,
@@ -71,11 +137,6 @@ impl Plan {
     /// How many live instances are in scope (everything but `out_of_scope`).
     pub fn managed(&self) -> usize {
         self.delete.len() + self.keep.len() + self.protected.len() + self.skip.len()
-    }
-
-    /// The ids `apply` deletes, in plan order.
-    pub fn delete_ids(&self) -> Vec<String> {
-        self.delete.iter().map(|d| d.instance.id.clone()).collect()
     }
 
     /// The guards that refuse this plan, as messages; empty when none does.
@@ -122,89 +183,76 @@ impl Plan {
     }
 }
 
-/// Parses an API `created_at` (`2017-03-31T12:24:46.297Z`; a missing zone is taken as UTC).
-pub fn parse_created_at(s: &str) -> Option<time::OffsetDateTime> {
-    use time::format_description::well_known::Rfc3339;
-    let s = s.trim();
-    time::OffsetDateTime::parse(s, &Rfc3339)
-        .ok()
-        .or_else(|| time::OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339).ok())
-}
-
-/// `2h`, `3d 4h`, `45s`: a short human form of a duration.
-pub fn short_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
-}
-
 /// Why an undeclared, unprotected instance cannot be deleted now, if it cannot.
 fn skip_reason(
     inst: &Instance,
     min_age: Option<Duration>,
     now: time::OffsetDateTime,
-) -> Option<String> {
+) -> Option<(ReasonCode, String)> {
     if inst.is_prepaid() {
-        return Some(
+        return Some((
+            ReasonCode::Prepaid,
             "prepaid (yearly/monthly): the API cannot delete it; unsubscribe it through billing"
                 .to_owned(),
-        );
+        ));
     }
     if !DELETABLE_STATUSES.contains(&inst.status.as_str()) {
-        return Some(format!(
-            "status {}: only RUNNING, ERROR and CREATEFAILED instances can be deleted; the next \
-             run will see it again",
-            inst.status
+        return Some((
+            ReasonCode::Status,
+            format!(
+                "status {}: only RUNNING, ERROR and CREATEFAILED instances can be deleted; the \
+                 next run will see it again",
+                inst.status
+            ),
         ));
     }
     if let Some(min_age) = min_age {
-        let created = inst.created_at.as_deref().and_then(parse_created_at);
+        let created = inst.created_at.as_deref().and_then(parse_time);
         let Some(created) = created else {
-            return Some(format!(
-                "creation time unknown ({}), so min_age {} cannot be checked",
-                inst.created_at.as_deref().unwrap_or("missing"),
-                short_duration(min_age)
+            return Some((
+                ReasonCode::CreationUnknown,
+                format!(
+                    "creation time unknown ({}), so min_age {} cannot be checked",
+                    inst.created_at.as_deref().unwrap_or("missing"),
+                    human_duration(min_age)
+                ),
             ));
         };
-        let age = now - created;
-        if age < time::Duration::try_from(min_age).unwrap_or(time::Duration::MAX) {
-            let age = Duration::try_from(age).unwrap_or_default();
-            return Some(format!(
-                "younger than min_age {}: created {} ago",
-                short_duration(min_age),
-                short_duration(age)
-            ));
+        match age(created, now) {
+            Some(a) if a >= min_age => {}
+            Some(a) => {
+                return Some((
+                    ReasonCode::TooYoung,
+                    format!(
+                        "younger than min_age {}: created {} ago",
+                        human_duration(min_age),
+                        human_duration(a)
+                    ),
+                ));
+            }
+            None => {
+                return Some((
+                    ReasonCode::TooYoung,
+                    format!(
+                        "younger than min_age {}: created in the future ({}), by the clock of \
+                         this machine",
+                        human_duration(min_age),
+                        inst.created_at.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
         }
     }
     None
 }
 
 /// Plans the reconciliation of `live` against the manifest's `entries` and `rules`, at time
-/// `now` (for `min_age`).
+/// `now` (for `min_age`). The instances move into the plan (for a large project the listing is
+/// the biggest value the tool holds; this keeps one copy of it).
 ///
 /// Returns one message per entry whose `id` and `name` disagree with the live instances;
 /// such a manifest is not planned at all, so nothing can be deleted because of it.
-///
-/// This copies the instances into the plan; [`plan_owned`] moves them instead.
 pub fn plan(
-    entries: &[Entry],
-    rules: &Rules,
-    live: &[Instance],
-    now: time::OffsetDateTime,
-) -> Result<Plan, Vec<String>> {
-    plan_owned(entries, rules, live.to_vec(), now)
-}
-
-/// [`plan`], moving the live instances into the plan rather than copying them: for a large
-/// project, the listing is the biggest value the tool holds, and this keeps one copy of it.
-pub fn plan_owned(
     entries: &[Entry],
     rules: &Rules,
     live: Vec<Instance>,
@@ -218,7 +266,7 @@ pub fn plan_owned(
         OutOfScope,
         Keep(usize),
         Protected(String),
-        Skip(String),
+        Skip(ReasonCode, String),
         Delete,
     }
     let places: Vec<Place> = live
@@ -236,8 +284,8 @@ pub fn plan_owned(
                 .find(|(_, r)| r.matches(inst))
             {
                 Place::Protected(format!("protected by protect[{n}] ({})", rule.describe()))
-            } else if let Some(reason) = skip_reason(inst, rules.guards.min_age, now) {
-                Place::Skip(reason)
+            } else if let Some((code, reason)) = skip_reason(inst, rules.guards.min_age, now) {
+                Place::Skip(code, reason)
             } else {
                 Place::Delete
             }
@@ -249,7 +297,7 @@ pub fn plan_owned(
         delete: Vec::with_capacity(count(|p| matches!(p, Place::Delete))),
         keep: Vec::with_capacity(count(|p| matches!(p, Place::Keep(_)))),
         protected: Vec::with_capacity(count(|p| matches!(p, Place::Protected(_)))),
-        skip: Vec::with_capacity(count(|p| matches!(p, Place::Skip(_)))),
+        skip: Vec::with_capacity(count(|p| matches!(p, Place::Skip(..)))),
         out_of_scope: Vec::with_capacity(count(|p| matches!(p, Place::OutOfScope))),
         missing,
         declared: entries.len(),
@@ -267,13 +315,26 @@ pub fn plan_owned(
                     Some(e) => format!("declared by {}", e.label()),
                     None => format!("declared by instances[{index}]"),
                 };
-                plan.keep.push(Decision { instance, reason });
+                plan.keep.push(Decision {
+                    instance,
+                    reason,
+                    code: ReasonCode::Declared,
+                });
             }
-            Place::Protected(reason) => plan.protected.push(Decision { instance, reason }),
-            Place::Skip(reason) => plan.skip.push(Decision { instance, reason }),
+            Place::Protected(reason) => plan.protected.push(Decision {
+                instance,
+                reason,
+                code: ReasonCode::Protected,
+            }),
+            Place::Skip(code, reason) => plan.skip.push(Decision {
+                instance,
+                reason,
+                code,
+            }),
             Place::Delete => plan.delete.push(Decision {
                 instance,
                 reason: "not declared in the manifest".to_owned(),
+                code: ReasonCode::NotDeclared,
             }),
         }
     }
@@ -420,7 +481,7 @@ mod tests {
     }
 
     fn ok_with(entries: &[Entry], rules: &Rules, live: &[Instance]) -> Plan {
-        match plan(entries, rules, live, NOW) {
+        match plan(entries, rules, live.to_vec(), NOW) {
             Ok(p) => p,
             Err(c) => panic!("unexpected conflicts: {c:?}"),
         }
@@ -444,7 +505,8 @@ mod tests {
         let live = [inst("1", "a"), inst("2", "b"), inst("3", "c")];
         let p = ok(&[by_name(0, "b")], &live);
         assert_eq!(ids(&p.delete), ["1", "3"]);
-        assert_eq!(p.delete_ids(), ["1", "3"]);
+        assert_eq!(p.delete[0].code, ReasonCode::NotDeclared);
+        assert_eq!(p.keep[0].code, ReasonCode::Declared);
         assert_eq!(ids(&p.keep), ["2"]);
         assert_eq!(p.delete[0].reason, "not declared in the manifest");
         assert_eq!(p.keep[0].reason, "declared by instances[0] (name: b)");
@@ -488,7 +550,7 @@ mod tests {
     #[test]
     fn id_and_name_disagreeing_is_a_conflict() {
         let live = [inst("1", "a"), inst("2", "b")];
-        let err = plan(&[both(0, "1", "b")], &Rules::default(), &live, NOW)
+        let err = plan(&[both(0, "1", "b")], &Rules::default(), live.to_vec(), NOW)
             .err()
             .unwrap_or_default();
         assert_eq!(
@@ -502,7 +564,7 @@ mod tests {
         // The declared instance was replaced by another of the same name: deleting the new one
         // because the manifest pins an old id would surprise everyone, so refuse.
         let live = [inst("2", "a")];
-        let err = plan(&[both(0, "1", "a")], &Rules::default(), &live, NOW)
+        let err = plan(&[both(0, "1", "a")], &Rules::default(), live.to_vec(), NOW)
             .err()
             .unwrap_or_default();
         assert_eq!(
@@ -517,7 +579,7 @@ mod tests {
         let err = plan(
             &[both(0, "1", "x"), both(1, "2", "y")],
             &Rules::default(),
-            &live,
+            live.to_vec(),
             NOW,
         )
         .err()
@@ -819,19 +881,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn created_at_parses_with_and_without_zone() {
-        assert!(parse_created_at("2017-03-31T12:24:46.297Z").is_some());
-        assert!(parse_created_at("2017-03-31T12:24:46Z").is_some());
-        assert!(parse_created_at("2017-03-31T12:24:46.297").is_some());
-        assert!(parse_created_at("yesterday").is_none());
-        assert_eq!(short_duration(Duration::from_secs(90)), "1m");
-        assert_eq!(
-            short_duration(Duration::from_secs(3 * 86_400 + 5 * 3600)),
-            "3d 5h"
-        );
-    }
-
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -962,7 +1011,7 @@ mod tests {
             fn only_undeclared_managed_deletable_instances_are_deleted(
                 live in arb_live(), entries in arb_entries(), rules in arb_rules()
             ) {
-                let p = plan(&entries, &rules, &live, NOW).unwrap_or_else(|c| panic!("{c:?}"));
+                let p = plan(&entries, &rules, live.clone(), NOW).unwrap_or_else(|c| panic!("{c:?}"));
                 let mut seen: Vec<&str> = Vec::new();
                 for d in p.delete.iter().chain(&p.keep).chain(&p.protected).chain(&p.skip) {
                     seen.push(&d.instance.id);
@@ -981,7 +1030,7 @@ mod tests {
                     prop_assert!(!i.is_prepaid());
                     prop_assert!(DELETABLE_STATUSES.contains(&i.status.as_str()));
                     if let Some(min_age) = rules.guards.min_age {
-                        let created = i.created_at.as_deref().and_then(parse_created_at);
+                        let created = i.created_at.as_deref().and_then(crate::util::parse_time);
                         prop_assert!(created.is_some_and(|c| NOW - c >= time::Duration::try_from(min_age).unwrap_or(time::Duration::MAX)));
                     }
                 }

@@ -1,51 +1,35 @@
 //! Saved plans: `plan --out FILE` writes one, `apply --plan FILE` applies exactly it.
 //!
-//! A saved plan is the JSON plan document plus the manifest's text. Applying it re-lists the
-//! live instances and re-plans them under the plan's own manifest; [`check`] then refuses the
-//! saved plan when any instance it deletes is gone, renamed, or would no longer be deleted
+//! A saved plan is the JSON plan document ([`PlanDoc`]) plus the manifest's text, the guard
+//! overrides and `plan_sha256`, a SHA-256 over the rest of the document. Applying it re-lists
+//! the live instances and re-plans them under the plan's own manifest; [`check`] then refuses
+//! the saved plan when any instance it deletes is gone, renamed, or would no longer be deleted
 //! (kept, protected, skipped, out of scope). Instances that became surplus after the plan was
 //! made are not deleted: they are left for the next plan. Pure functions, no I/O.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use serde_json::Value;
 
 use crate::model::Instance;
-use crate::plan::{Decision, Overrides, Plan};
+use crate::plan::{Category, Decision, Overrides, Plan};
 use crate::render::PlanContext;
+use crate::render::json::{OverridesDoc, PlanDoc, SavedDoc};
+use crate::util::sha256_hex;
 
-/// The parts of a saved plan that `apply --plan` needs.
-#[derive(Debug, Clone, Deserialize)]
+/// A saved plan, read back and checked: the typed document.
+#[derive(Debug, Clone)]
 pub struct SavedPlan {
-    /// Must be [`crate::render::FORMAT_VERSION`].
-    pub format_version: String,
-    /// When the plan was made.
-    pub created_at: String,
-    /// The endpoint it was made against.
-    pub endpoint: String,
-    /// The project it was made for.
-    pub project_id: String,
-    /// The manifest it was made from.
-    pub manifest: SavedManifest,
-    /// The instances it deletes.
-    pub delete: Vec<SavedInstance>,
-    /// The guard overrides (`--allow-empty`, `--max-delete`) the plan was made with.
-    #[serde(default)]
-    pub overrides: SavedOverrides,
+    /// The document.
+    pub doc: SavedDoc,
+    /// The manifest's text (present: [`parse`] refuses a plan without it).
+    pub manifest_text: String,
 }
 
-/// Guard overrides recorded in a saved plan.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub struct SavedOverrides {
-    /// `--allow-empty`.
-    #[serde(default)]
-    pub allow_empty: bool,
-    /// `--max-delete N`.
-    #[serde(default)]
-    pub max_delete: Option<usize>,
-}
-
-impl From<SavedOverrides> for Overrides {
-    fn from(o: SavedOverrides) -> Overrides {
+impl SavedPlan {
+    /// The guard overrides the plan was made with.
+    pub fn overrides(&self) -> Overrides {
+        let o = self.doc.overrides.unwrap_or_default();
         Overrides {
             allow_empty: o.allow_empty,
             max_delete: o.max_delete,
@@ -53,60 +37,15 @@ impl From<SavedOverrides> for Overrides {
     }
 }
 
-/// The saved-plan document: the JSON plan plus the manifest's text and the guard overrides,
-/// so that `apply --plan` can re-plan under exactly the reviewed rules.
-pub fn document(
-    plan: &Plan,
-    ctx: &PlanContext,
-    manifest_text: &str,
-    overrides: Overrides,
-) -> Value {
-    let mut doc = crate::render::plan_json(plan, ctx);
-    if let Value::Object(obj) = &mut doc {
-        if let Some(Value::Object(m)) = obj.get_mut("manifest") {
-            m.insert("text".to_owned(), json!(manifest_text));
-        }
-        obj.insert(
-            "overrides".to_owned(),
-            json!({"allow_empty": overrides.allow_empty, "max_delete": overrides.max_delete}),
-        );
-    }
-    let digest = fingerprint(&doc);
-    if let Value::Object(obj) = &mut doc {
-        obj.insert("plan_sha256".to_owned(), json!(digest));
-    }
-    doc
-}
-
-/// SHA-256 of the document's canonical JSON (compact, keys sorted). It catches a saved plan
-/// edited by hand or damaged in transit (an override raised, an instance added); it is not a
-/// signature: whoever can write the file can recompute it.
-fn fingerprint(doc: &Value) -> String {
-    crate::api::sign::sha256_hex(doc.to_string().as_bytes())
-}
-
-/// The manifest recorded in a saved plan.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SavedManifest {
-    /// Its path when the plan was made.
-    pub path: String,
-    /// SHA-256 of its bytes.
-    pub sha256: String,
-    /// Its text.
-    pub text: String,
-}
-
-/// An instance a saved plan deletes, as it was when planned.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SavedInstance {
-    /// `instance_id`.
-    pub id: String,
-    /// `name`.
-    pub name: String,
-    /// `status`.
-    pub status: String,
-    /// `created_at`.
-    pub created_at: Option<String>,
+/// Where a saved plan being applied came from, and what it leaves for the next plan.
+#[derive(Debug, Clone)]
+pub struct SavedOrigin {
+    /// The plan file, as given.
+    pub origin: String,
+    /// When the plan was made.
+    pub created_at: String,
+    /// Instances that became surplus after the plan was made: not deleted now.
+    pub new_surplus: Vec<Decision>,
 }
 
 /// Why a saved plan cannot be applied.
@@ -116,6 +55,34 @@ pub struct Stale {
     pub changes: Vec<String>,
     /// A unified diff of the planned deletions, then and now.
     pub diff: String,
+}
+
+/// The saved-plan document for `plan` as JSON text: the plan document plus the manifest's
+/// text and the guard overrides, so that `apply --plan` can re-plan under exactly the
+/// reviewed rules, and `plan_sha256` over all of it.
+pub fn document(
+    plan: &Plan,
+    ctx: &PlanContext,
+    manifest_text: &str,
+    overrides: Overrides,
+) -> serde_json::Result<String> {
+    let mut doc = PlanDoc::of(plan, ctx);
+    doc.manifest.text = Some(manifest_text.to_owned());
+    doc.overrides = Some(OverridesDoc {
+        allow_empty: overrides.allow_empty,
+        max_delete: overrides.max_delete,
+    });
+    doc.plan_sha256 = Some(fingerprint(&serde_json::to_value(&doc)?));
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// SHA-256 of the document's canonical JSON (compact, keys sorted, without `plan_sha256`).
+/// It catches a saved plan edited by hand or damaged in transit (an override raised, an
+/// instance added); it is not a signature: whoever can write the file can recompute it.
+fn fingerprint(doc: &Value) -> String {
+    sha256_hex(doc.to_string().as_bytes())
 }
 
 /// Reads a saved plan and checks that it is one this version can apply and that its manifest
@@ -129,12 +96,12 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
         Value::Object(obj) => obj.remove("plan_sha256"),
         _ => None,
     };
-    let saved: SavedPlan =
+    let doc: SavedDoc =
         serde_json::from_value(value.clone()).map_err(|e| not_a_plan(e.to_string()))?;
-    if saved.format_version != crate::render::FORMAT_VERSION {
+    if doc.format_version != crate::render::FORMAT_VERSION {
         return Err(format!(
             "{origin}: format_version {} is not supported (expected {})",
-            saved.format_version,
+            doc.format_version,
             crate::render::FORMAT_VERSION
         ));
     }
@@ -148,41 +115,20 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
         }
         None => return Err(not_a_plan("no plan_sha256".to_owned())),
     }
-    if crate::api::sign::sha256_hex(saved.manifest.text.as_bytes()) != saved.manifest.sha256 {
+    let Some(manifest_text) = doc.manifest.text.clone() else {
+        return Err(not_a_plan("no manifest text".to_owned()));
+    };
+    if sha256_hex(manifest_text.as_bytes()) != doc.manifest.sha256 {
         return Err(format!(
             "{origin}: the manifest text does not match its recorded SHA-256; the file was edited"
         ));
     }
-    Ok(saved)
+    Ok(SavedPlan { doc, manifest_text })
 }
 
-/// Where an instance stands in a fresh plan, in words.
-fn standing(fresh: &Plan, id: &str) -> String {
-    let find = |ds: &[Decision]| {
-        ds.iter()
-            .find(|d| d.instance.id == id)
-            .map(|d| d.reason.clone())
-    };
-    if let Some(r) = find(&fresh.delete) {
-        return format!("delete: {r}");
-    }
-    if let Some(r) = find(&fresh.keep) {
-        return format!("keep: {r}");
-    }
-    if let Some(r) = find(&fresh.protected) {
-        return format!("protected: {r}");
-    }
-    if let Some(r) = find(&fresh.skip) {
-        return format!("skip: {r}");
-    }
-    if fresh.out_of_scope.iter().any(|i| i.id == id) {
-        return "out of scope".to_owned();
-    }
-    "gone".to_owned()
-}
-
-fn saved_line(s: &SavedInstance) -> String {
-    format!("{}  {}  {}  delete\n", s.name, s.id, s.status)
+/// One line of the then/now diff.
+fn diff_line(name: &str, id: &str, rest: &str) -> String {
+    format!("{name}  {id}  {rest}\n")
 }
 
 /// Checks `saved` against `fresh`, a plan of the current live instances `live` under the saved
@@ -193,39 +139,50 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
     let mut apply = Vec::new();
     let (mut then, mut now) = (String::new(), String::new());
     // Indexed once: a large saved plan is checked in linear time.
-    let live_by_id: std::collections::HashMap<&str, &Instance> =
-        live.iter().map(|i| (i.id.as_str(), i)).collect();
-    let deletable: std::collections::HashMap<&str, &Decision> = fresh
-        .delete
-        .iter()
-        .map(|d| (d.instance.id.as_str(), d))
-        .collect();
-    for s in &saved.delete {
-        then.push_str(&saved_line(s));
-        let Some(current) = live_by_id.get(s.id.as_str()) else {
+    let live_by_id: HashMap<&str, &Instance> = live.iter().map(|i| (i.id.as_str(), i)).collect();
+    let mut standing: HashMap<&str, (Category, Option<&Decision>)> = HashMap::new();
+    for (category, ds) in [
+        (Category::Delete, &fresh.delete),
+        (Category::Keep, &fresh.keep),
+        (Category::Protected, &fresh.protected),
+        (Category::Skip, &fresh.skip),
+    ] {
+        for d in ds {
+            standing.insert(d.instance.id.as_str(), (category, Some(d)));
+        }
+    }
+    for i in &fresh.out_of_scope {
+        standing.insert(i.id.as_str(), (Category::OutOfScope, None));
+    }
+    for s in &saved.doc.delete {
+        then.push_str(&diff_line(&s.name, &s.id, &format!("{}  delete", s.status)));
+        let Some(current) = live_by_id.get(s.id.as_ref()) else {
             changes.push(format!("{} ({}) is gone", s.name, s.id));
-            now.push_str(&format!("{}  {}  gone\n", s.name, s.id));
+            now.push_str(&diff_line(&s.name, &s.id, "gone"));
             continue;
         };
-        let place = standing(fresh, &s.id);
-        now.push_str(&format!(
-            "{}  {}  {}  {}\n",
-            current.name,
-            current.id,
-            current.status,
-            if place.starts_with("delete") {
-                "delete"
-            } else {
-                &place
+        let (category, decision) = standing
+            .get(s.id.as_ref())
+            .copied()
+            .unwrap_or((Category::OutOfScope, None));
+        let place = match decision {
+            Some(d) if category != Category::Delete => {
+                format!("{}: {}", category.as_str(), d.reason)
             }
+            _ => category.as_str().to_owned(),
+        };
+        now.push_str(&diff_line(
+            &current.name,
+            &current.id,
+            &format!("{}  {place}", current.status),
         ));
         if current.name != s.name {
             changes.push(format!(
                 "{} ({}) was renamed to `{}`",
                 s.name, s.id, current.name
             ));
-        } else if let Some(d) = deletable.get(s.id.as_str()) {
-            apply.push((*d).clone());
+        } else if let (Category::Delete, Some(d)) = (category, decision) {
+            apply.push(d.clone());
         } else {
             changes.push(format!(
                 "{} ({}) would no longer be deleted: {place}",
@@ -236,16 +193,19 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
     if changes.is_empty() {
         return Ok(apply);
     }
-    let diff = similar::TextDiff::from_lines(&then, &now)
-        .unified_diff()
-        .header(&format!("planned ({})", saved.created_at), "now")
-        .to_string();
+    let diff = crate::render::diff::unified(
+        &then,
+        &now,
+        &format!("planned ({})", saved.doc.created_at),
+        "now",
+    );
     Err(Stale { changes, diff })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ReasonCode;
 
     fn inst(id: &str, name: &str) -> Instance {
         Instance {
@@ -260,31 +220,32 @@ mod tests {
         Decision {
             instance: i,
             reason: reason.to_owned(),
+            code: ReasonCode::NotDeclared,
         }
     }
 
-    fn saved(ids: &[(&str, &str)]) -> SavedPlan {
-        SavedPlan {
-            format_version: "1".to_owned(),
-            created_at: "2026-01-01T00:00:00Z".to_owned(),
+    fn ctx(text: &str) -> PlanContext {
+        PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: sha256_hex(text.as_bytes()),
             endpoint: "http://127.0.0.1:1/".to_owned(),
             project_id: "p".to_owned(),
-            manifest: SavedManifest {
-                path: "dcs.yaml".to_owned(),
-                sha256: String::new(),
-                text: String::new(),
-            },
+            created_at: "2026-01-01T00:00:00Z".to_owned(),
+            ..PlanContext::default()
+        }
+    }
+
+    /// A saved plan deleting `ids` (id, name).
+    fn saved(ids: &[(&str, &str)]) -> SavedPlan {
+        let plan = Plan {
             delete: ids
                 .iter()
-                .map(|(id, name)| SavedInstance {
-                    id: (*id).to_owned(),
-                    name: (*name).to_owned(),
-                    status: "RUNNING".to_owned(),
-                    created_at: None,
-                })
+                .map(|(id, name)| decision(inst(id, name), "not declared"))
                 .collect(),
-            overrides: SavedOverrides::default(),
-        }
+            ..Plan::default()
+        };
+        let text = document(&plan, &ctx(""), "", Overrides::default()).expect("encodes");
+        parse(text.as_bytes(), "plan.json").expect("parses")
     }
 
     #[test]
@@ -309,7 +270,12 @@ mod tests {
 
     #[test]
     fn gone_renamed_and_no_longer_deletable_instances_make_the_plan_stale() {
-        let live = [inst("2", "b-renamed"), inst("3", "c"), inst("4", "d")];
+        let live = [
+            inst("2", "b-renamed"),
+            inst("3", "c"),
+            inst("4", "d"),
+            inst("5", "e"),
+        ];
         let fresh = Plan {
             keep: vec![decision(
                 live[1].clone(),
@@ -317,15 +283,15 @@ mod tests {
             )],
             protected: vec![decision(live[2].clone(), "protected by protect[0] (id: 4)")],
             delete: vec![decision(live[0].clone(), "not declared")],
+            out_of_scope: vec![live[3].clone()],
             ..Plan::default()
         };
         let stale = check(
-            &saved(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")]),
+            &saved(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d"), ("5", "e")]),
             &fresh,
             &live,
         )
-        .err()
-        .unwrap_or_else(|| panic!("expected stale"));
+        .expect_err("stale");
         assert_eq!(
             stale.changes,
             [
@@ -333,70 +299,66 @@ mod tests {
                 "b (2) was renamed to `b-renamed`",
                 "c (3) would no longer be deleted: keep: declared by instances[0] (name: c)",
                 "d (4) would no longer be deleted: protected: protected by protect[0] (id: 4)",
+                "e (5) would no longer be deleted: out of scope",
             ]
         );
+        let diff = &stale.diff;
         assert!(
-            stale
-                .diff
-                .contains("--- planned (2026-01-01T00:00:00Z)\n+++ now\n"),
-            "{}",
-            stale.diff
+            diff.contains("--- planned (2026-01-01T00:00:00Z)\n+++ now\n"),
+            "{diff}"
         );
+        assert!(diff.contains("-a  1  RUNNING  delete\n"), "{diff}");
+        assert!(diff.contains("+a  1  gone\n"), "{diff}");
+        assert!(diff.contains("+b-renamed  2  RUNNING  delete\n"), "{diff}");
         assert!(
-            stale.diff.contains("-a  1  RUNNING  delete\n"),
-            "{}",
-            stale.diff
-        );
-        assert!(stale.diff.contains("+a  1  gone\n"), "{}", stale.diff);
-        assert!(
-            stale
-                .diff
-                .contains("+c  3  RUNNING  keep: declared by instances[0] (name: c)\n"),
-            "{}",
-            stale.diff
+            diff.contains("+c  3  RUNNING  keep: declared by instances[0] (name: c)\n"),
+            "{diff}"
         );
     }
 
     #[test]
     fn saved_plans_are_checked_for_version_and_integrity() {
-        let text = "instances: []\n";
-        let good = serde_json::json!({
-            "format_version": "1", "created_at": "t", "endpoint": "e", "project_id": "p",
-            "manifest": {"path": "dcs.yaml", "sha256": crate::api::sign::sha256_hex(text.as_bytes()), "text": text},
-            "delete": [], "summary": {}
-        });
-        let mut good = good;
-        let digest = fingerprint(&good);
-        good["plan_sha256"] = serde_json::json!(digest);
+        let good: Value = serde_json::from_str(
+            &document(
+                &Plan::default(),
+                &ctx("instances: []\n"),
+                "instances: []\n",
+                Overrides::default(),
+            )
+            .expect("encodes"),
+        )
+        .expect("json");
         assert!(parse(good.to_string().as_bytes(), "plan.json").is_ok());
         let mut raised = good.clone();
-        raised["delete"] = serde_json::json!([{"id": "x", "name": "x", "status": "RUNNING"}]);
+        raised["delete"] = serde_json::json!([{"id": "x", "name": "x", "status": "RUNNING", "charging_mode": 0, "created_at": null}]);
         assert!(
             parse(raised.to_string().as_bytes(), "plan.json")
-                .err()
-                .unwrap_or_default()
+                .expect_err("refused")
                 .contains("plan_sha256")
         );
         let mut edited = good.clone();
         edited["manifest"]["text"] = serde_json::json!("instances: [x]\n");
+        let digest = fingerprint(&{
+            let mut v = edited.clone();
+            v.as_object_mut().map(|o| o.remove("plan_sha256"));
+            v
+        });
+        edited["plan_sha256"] = serde_json::json!(digest);
         assert!(
             parse(edited.to_string().as_bytes(), "plan.json")
-                .err()
-                .unwrap_or_default()
+                .expect_err("refused")
                 .contains("was edited")
         );
         let mut future = good;
         future["format_version"] = serde_json::json!("9");
         assert!(
             parse(future.to_string().as_bytes(), "plan.json")
-                .err()
-                .unwrap_or_default()
+                .expect_err("refused")
                 .contains("not supported")
         );
         assert!(
             parse(b"{}", "plan.json")
-                .err()
-                .unwrap_or_default()
+                .expect_err("refused")
                 .starts_with("plan.json: not a saved plan")
         );
     }
@@ -409,27 +371,18 @@ mod tests {
             declared: 1,
             ..Plan::default()
         };
-        let ctx = PlanContext {
-            manifest: "dcs.yaml".to_owned(),
-            manifest_sha256: crate::api::sign::sha256_hex(text.as_bytes()),
-            endpoint: "http://127.0.0.1:1/".to_owned(),
-            project_id: "p".to_owned(),
-            refusals: Vec::new(),
-            verbose: false,
-            created_at: "2026-01-01T00:00:00Z".to_owned(),
-            color: false,
-        };
         let overrides = Overrides {
             allow_empty: true,
             max_delete: Some(7),
         };
-        let doc = document(&plan, &ctx, text, overrides);
-        let back = parse(doc.to_string().as_bytes(), "plan.json").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back.manifest.text, text);
-        assert_eq!(back.delete.len(), 1);
-        assert_eq!(back.delete[0].id, "2");
-        assert_eq!(back.delete[0].name, "b");
-        assert_eq!(Overrides::from(back.overrides), overrides);
-        assert_eq!(back.endpoint, "http://127.0.0.1:1/");
+        let doc = document(&plan, &ctx(text), text, overrides).expect("encodes");
+        let back = parse(doc.as_bytes(), "plan.json").expect("parses");
+        assert_eq!(back.manifest_text, text);
+        assert_eq!(back.doc.delete.len(), 1);
+        assert_eq!(back.doc.delete[0].id, "2");
+        assert_eq!(back.doc.delete[0].name, "b");
+        assert_eq!(back.doc.delete[0].reason_code, "not_declared");
+        assert_eq!(back.overrides(), overrides);
+        assert_eq!(back.doc.endpoint, "http://127.0.0.1:1/");
     }
 }

@@ -34,7 +34,7 @@ fn markdown_plan_is_ready_for_a_pull_request_comment() {
         "protect:\n  - name: 'prod-*'\nguards:\n  max_delete: 0\ninstances:\n  - name: keep-me\n  - name: gone-entry\n",
     );
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
-    let sha = dcs_reconcile::api::sign::sha256_hex(&text);
+    let sha = dcs_reconcile::util::sha256_hex(&text);
     let run = p.run(&["plan", "--format", "markdown"]).expect(0);
     let url = p.emulator.url();
     let mut out = run.stdout.replace(&url, "URL").replace(&sha, "SHA");
@@ -61,6 +61,12 @@ Project `0123456789abcdef0123456789abcdef` at `URL`; manifest `dcs.yaml` (SHA-25
 | ci-a\|b | aaaaaaaa-0000-4000-8000-000000000001 | RUNNING | 3h | pay-per-use | not declared in the manifest |
 | web-x | ffffffff-0000-4000-8000-000000000006 | RUNNING | 3h | pay-per-use | not declared in the manifest |
 
+#### Missing: declared, not live (1)
+
+- instances\[1\] (name: gone-entry)
+
+This tool never creates instances.
+
 <details><summary>Protected (never deleted) (1)</summary>
 
 | Name | ID | Status | Age | Billing | Reason |
@@ -83,14 +89,6 @@ Project `0123456789abcdef0123456789abcdef` at `URL`; manifest `dcs.yaml` (SHA-25
 | Name | ID | Status | Age | Billing | Reason |
 |---|---|---|---|---|---|
 | keep-me | cccccccc-0000-4000-8000-000000000003 | RUNNING | 3h | pay-per-use | declared by instances\[0\] (name: keep-me) |
-
-</details>
-
-<details><summary>Missing: declared, not live (1)</summary>
-
-- instances\[1\] (name: gone-entry)
-
-This tool never creates instances.
 
 </details>
 ";

@@ -87,7 +87,7 @@ fn a_saved_plan_records_target_manifest_and_each_deletion() {
         json!({
             "id": A, "name": "ci-a", "status": "RUNNING",
             "created_at": "2024-01-01T00:00:00.000Z", "charging_mode": 0,
-            "reason": "not declared in the manifest"
+            "reason": "not declared in the manifest", "reason_code": "not_declared"
         })
     );
     assert_eq!(doc["delete"].as_array().map(Vec::len), Some(2));

@@ -1,0 +1,324 @@
+//! The JSON documents, from one typed schema.
+//!
+//! [`PlanDoc`] is the plan document of docs/output.md. It is written three ways, always from
+//! this one definition: streamed by `plan --format json` (borrowing the plan, never building
+//! a value per instance), inside the `apply --format json` document, and as a saved plan
+//! (`plan --out`), which adds the manifest's text, the guard overrides and `plan_sha256`, and
+//! is read back with the same type. Fields are in alphabetical order, the order the documents
+//! have always had.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::PlanContext;
+use crate::model::Entry;
+use crate::plan::{Decision, Plan};
+
+/// Version of the JSON documents.
+pub const FORMAT_VERSION: &str = "1";
+
+/// The plan document. `L` is the type of the instance lists: [`Decisions`] (borrowing a plan)
+/// when writing, `Vec<InstanceDoc>` when reading a saved plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDoc<L> {
+    /// When the plan was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// What `apply` deletes.
+    pub delete: L,
+    /// The endpoint.
+    pub endpoint: String,
+    /// [`FORMAT_VERSION`].
+    pub format_version: String,
+    /// Declared instances.
+    #[serde(default)]
+    pub keep: L,
+    /// The manifest the plan was made from.
+    pub manifest: ManifestDoc,
+    /// Declared entries that match no live instance.
+    #[serde(default)]
+    pub missing: Vec<MissingDoc>,
+    /// How many live instances are out of scope.
+    #[serde(default)]
+    pub out_of_scope: usize,
+    /// Saved plans only: the guard overrides the plan was made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<OverridesDoc>,
+    /// Saved plans only: SHA-256 of the rest of the document (compact JSON, keys sorted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_sha256: Option<String>,
+    /// Saved plans signed with `DCS_RECONCILE_PLAN_KEY`: HMAC-SHA256 of the same bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_signature: Option<String>,
+    /// The project id.
+    pub project_id: String,
+    /// Undeclared instances kept by a `protect` rule.
+    #[serde(default)]
+    pub protected: L,
+    /// Guards that refuse this plan.
+    #[serde(default)]
+    pub refusals: Vec<String>,
+    /// Undeclared instances that cannot be deleted now.
+    #[serde(default)]
+    pub skip: L,
+    /// How many instances are in each category.
+    #[serde(default)]
+    pub summary: SummaryDoc,
+}
+
+/// The manifest of a plan document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestDoc {
+    /// Its path, as given.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Saved plans only: its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The guard overrides of a saved plan.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OverridesDoc {
+    /// `--allow-empty`.
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// `--max-delete N`.
+    #[serde(default)]
+    pub max_delete: Option<usize>,
+}
+
+/// An entry that matches no live instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MissingDoc {
+    /// The entry's `id`.
+    pub id: Option<String>,
+    /// Its position in `instances:`.
+    pub index: usize,
+    /// The entry's `name`.
+    pub name: Option<String>,
+}
+
+/// Category counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SummaryDoc {
+    /// To delete.
+    pub delete: usize,
+    /// Declared.
+    pub keep: usize,
+    /// Declared but not live.
+    pub missing: usize,
+    /// Out of scope.
+    pub out_of_scope: usize,
+    /// Protected.
+    pub protected: usize,
+    /// Skipped.
+    pub skip: usize,
+}
+
+/// One instance of a plan document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstanceDoc<'a> {
+    /// `charging_mode` as listed: 0 pay-per-use, 1 prepaid, null unknown.
+    pub charging_mode: Option<i64>,
+    /// `created_at` as listed.
+    pub created_at: Option<Cow<'a, str>>,
+    /// `instance_id`.
+    pub id: Cow<'a, str>,
+    /// `name`.
+    pub name: Cow<'a, str>,
+    /// Why the instance is in its category, for people.
+    #[serde(default)]
+    pub reason: Cow<'a, str>,
+    /// Why, as a stable code (`not_declared`, `prepaid`, …).
+    #[serde(default)]
+    pub reason_code: Cow<'a, str>,
+    /// `status`.
+    pub status: Cow<'a, str>,
+}
+
+impl<'a> From<&'a Decision> for InstanceDoc<'a> {
+    fn from(d: &'a Decision) -> Self {
+        let i = &d.instance;
+        InstanceDoc {
+            charging_mode: i.charging_mode,
+            created_at: i.created_at.as_deref().map(Cow::Borrowed),
+            id: Cow::Borrowed(&i.id),
+            name: Cow::Borrowed(&i.name),
+            reason: Cow::Borrowed(&d.reason),
+            reason_code: Cow::Borrowed(d.code.as_str()),
+            status: Cow::Borrowed(&i.status),
+        }
+    }
+}
+
+/// A plan's decisions, written as a list of [`InstanceDoc`] without building one.
+#[derive(Debug, Clone, Copy)]
+pub struct Decisions<'a>(pub &'a [Decision]);
+
+impl Serialize for Decisions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(InstanceDoc::from))
+    }
+}
+
+fn missing_doc(e: &Entry) -> MissingDoc {
+    MissingDoc {
+        id: e.id.clone(),
+        index: e.index,
+        name: e.name.clone(),
+    }
+}
+
+/// The category counts of `plan`.
+pub fn summary(plan: &Plan) -> SummaryDoc {
+    SummaryDoc {
+        delete: plan.delete.len(),
+        keep: plan.keep.len(),
+        missing: plan.missing.len(),
+        out_of_scope: plan.out_of_scope.len(),
+        protected: plan.protected.len(),
+        skip: plan.skip.len(),
+    }
+}
+
+impl<'a> PlanDoc<Decisions<'a>> {
+    /// The document of `plan`, borrowing its instances.
+    pub fn of(plan: &'a Plan, ctx: &PlanContext) -> Self {
+        PlanDoc {
+            created_at: ctx.created_at.clone(),
+            delete: Decisions(&plan.delete),
+            endpoint: ctx.endpoint.clone(),
+            format_version: FORMAT_VERSION.to_owned(),
+            keep: Decisions(&plan.keep),
+            manifest: ManifestDoc {
+                path: ctx.manifest.clone(),
+                sha256: ctx.manifest_sha256.clone(),
+                text: None,
+            },
+            missing: plan.missing.iter().map(missing_doc).collect(),
+            out_of_scope: plan.out_of_scope.len(),
+            overrides: None,
+            plan_sha256: None,
+            plan_signature: None,
+            project_id: ctx.project_id.clone(),
+            protected: Decisions(&plan.protected),
+            refusals: ctx.refusals.clone(),
+            skip: Decisions(&plan.skip),
+            summary: summary(plan),
+        }
+    }
+}
+
+/// Writes the plan document of `plan`, pretty-printed, streamed (no trailing newline).
+pub fn write_plan(
+    w: &mut dyn std::io::Write,
+    plan: &Plan,
+    ctx: &PlanContext,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(w, &PlanDoc::of(plan, ctx)).map_err(std::io::Error::other)
+}
+
+/// A saved plan as read back: the plan document with owned instance lists.
+pub type SavedDoc = PlanDoc<Vec<InstanceDoc<'static>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Instance;
+    use crate::plan::ReasonCode;
+    use serde_json::json;
+
+    fn decision(id: &str, name: &str, reason: &str) -> Decision {
+        Decision {
+            instance: Instance {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                status: "RUNNING".to_owned(),
+                created_at: Some("2024-01-01T00:00:00.000Z".to_owned()),
+                charging_mode: Some(0),
+                ..Instance::default()
+            },
+            reason: reason.to_owned(),
+            code: ReasonCode::NotDeclared,
+        }
+    }
+
+    fn ctx() -> PlanContext {
+        PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: "ab".repeat(32),
+            endpoint: "http://127.0.0.1:8080/".to_owned(),
+            project_id: "p1".to_owned(),
+            created_at: "2026-01-02T03:04:05Z".to_owned(),
+            ..PlanContext::default()
+        }
+    }
+
+    fn value(plan: &Plan, ctx: &PlanContext) -> serde_json::Value {
+        serde_json::to_value(PlanDoc::of(plan, ctx)).expect("encodes")
+    }
+
+    #[test]
+    fn json_plan_has_the_documented_shape() {
+        let mut skip = decision("id-3", "c", "prepaid");
+        skip.code = ReasonCode::Prepaid;
+        let plan = Plan {
+            delete: vec![decision("id-2", "b", "not declared in the manifest")],
+            skip: vec![skip],
+            missing: vec![Entry {
+                index: 0,
+                id: Some("x".to_owned()),
+                name: None,
+            }],
+            declared: 1,
+            ..Plan::default()
+        };
+        let v = value(&plan, &ctx());
+        assert_eq!(v["format_version"], "1");
+        assert_eq!(
+            v["summary"],
+            json!({"delete": 1, "keep": 0, "protected": 0, "skip": 1, "out_of_scope": 0, "missing": 1})
+        );
+        assert_eq!(v["protected"], json!([]));
+        assert_eq!(v["out_of_scope"], 0);
+        assert_eq!(
+            v["delete"][0],
+            json!({"id": "id-2", "name": "b", "status": "RUNNING", "charging_mode": 0,
+                   "created_at": "2024-01-01T00:00:00.000Z",
+                   "reason": "not declared in the manifest", "reason_code": "not_declared"})
+        );
+        assert_eq!(v["skip"][0]["reason_code"], "prepaid");
+        assert_eq!(
+            v["missing"][0],
+            json!({"index": 0, "id": "x", "name": null})
+        );
+        // Saved-plan fields are absent from a plain plan.
+        for key in ["overrides", "plan_sha256", "plan_signature"] {
+            assert!(v.get(key).is_none(), "{key}");
+        }
+        assert!(v["manifest"].get("text").is_none());
+    }
+
+    #[test]
+    fn streamed_json_is_sorted_pretty_json_and_reads_back() {
+        let plan = Plan {
+            delete: vec![
+                decision("id-2", "b", "not declared in the manifest"),
+                decision("id-4", "d \"quoted\" ü", "not declared in the manifest"),
+            ],
+            declared: 2,
+            ..Plan::default()
+        };
+        let mut out = Vec::new();
+        write_plan(&mut out, &plan, &ctx()).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        // The same bytes as a sorted `Value` pretty-printed: the key order is alphabetical.
+        let sorted = serde_json::to_string_pretty(&value(&plan, &ctx())).expect("encodes");
+        assert_eq!(text, sorted);
+        let back: SavedDoc = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back.delete[1].name, "d \"quoted\" ü");
+        assert_eq!(back.summary, summary(&plan));
+    }
+}

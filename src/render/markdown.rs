@@ -1,0 +1,150 @@
+//! The plan as Markdown for a pull-request comment: renders on GitHub and GitLab (tables,
+//! `<details>`; no HTML beyond that, no platform-only syntax).
+
+use super::{PlanContext, plural};
+use crate::model::Instance;
+use crate::plan::{Decision, Plan};
+use crate::util::{age, human_duration, parse_time};
+
+/// Escapes text from the API or the manifest for a Markdown table cell or list item.
+/// Control and invisible characters are shown escaped, as in the text plan.
+pub(crate) fn md(s: &str) -> String {
+    let s = super::shown(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `3days 4h` since creation, as of the plan's creation time.
+fn age_of(i: &Instance, now: Option<time::OffsetDateTime>) -> String {
+    let created = i.created_at.as_deref().and_then(parse_time);
+    match (created, now) {
+        (Some(c), Some(n)) => match age(c, n) {
+            Some(d) => human_duration(d),
+            None => "in the future".to_owned(),
+        },
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn md_table(out: &mut String, ds: &[Decision], now: Option<time::OffsetDateTime>) {
+    out.push_str("| Name | ID | Status | Age | Billing | Reason |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for d in ds {
+        let i = &d.instance;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            md(&i.name),
+            md(&i.id),
+            md(&i.status),
+            age_of(i, now),
+            i.billing().unwrap_or("unknown"),
+            md(&d.reason)
+        ));
+    }
+}
+
+fn md_details(out: &mut String, title: &str, ds: &[Decision], now: Option<time::OffsetDateTime>) {
+    if ds.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\n<details><summary>{title} ({})</summary>\n\n",
+        ds.len()
+    ));
+    md_table(out, ds, now);
+    out.push_str("\n</details>\n");
+}
+
+/// The plan as Markdown. Deletions and missing entries are always shown in full: a missing
+/// entry next to a deletion is how a reviewer spots a misspelt name.
+pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
+    let now = parse_time(&ctx.created_at);
+    let mut out = String::new();
+    let head = if plan.delete.is_empty() {
+        "no deletions".to_owned()
+    } else {
+        format!(
+            "{} to delete",
+            plural(plan.delete.len(), "instance", "instances")
+        )
+    };
+    out.push_str(&format!("### dcs-reconcile plan: {head}\n\n"));
+    out.push_str(&format!("**{}**\n\n", super::text::summary_line(plan)));
+    out.push_str(&format!(
+        "Project `{}` at `{}`; manifest `{}` (SHA-256 `{}`); planned {}.\n",
+        ctx.project_id.replace('`', "'"),
+        ctx.endpoint.trim_end_matches('/').replace('`', "'"),
+        ctx.manifest.replace('`', "'"),
+        ctx.manifest_sha256,
+        ctx.created_at
+    ));
+    if !ctx.refusals.is_empty() {
+        out.push_str("\n> **Apply would refuse this plan** (exit 3, nothing deleted):\n");
+        for r in &ctx.refusals {
+            out.push_str(&format!(">\n> - {}\n", md(r)));
+        }
+    }
+    if plan.delete.is_empty() {
+        out.push_str("\nNo changes. Every deletable live instance is declared.\n");
+    } else {
+        out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
+        md_table(&mut out, &plan.delete, now);
+    }
+    if !plan.missing.is_empty() {
+        out.push_str(&format!(
+            "\n#### Missing: declared, not live ({})\n\n",
+            plan.missing.len()
+        ));
+        for e in &plan.missing {
+            out.push_str(&format!("- {}\n", md(&e.label())));
+        }
+        out.push_str("\nThis tool never creates instances.\n");
+    }
+    md_details(&mut out, "Protected (never deleted)", &plan.protected, now);
+    md_details(&mut out, "Skipped (cannot be deleted now)", &plan.skip, now);
+    md_details(&mut out, "Kept (declared)", &plan.keep, now);
+    if !plan.out_of_scope.is_empty() {
+        out.push_str(&format!(
+            "\n{} out of scope (never touched).\n",
+            plural(plan.out_of_scope.len(), "instance is", "instances are")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Entry;
+
+    #[test]
+    fn missing_entries_are_not_collapsed_and_names_are_escaped() {
+        let plan = Plan {
+            missing: vec![Entry {
+                index: 0,
+                id: None,
+                name: Some("caf\u{200b}e|x".to_owned()),
+            }],
+            declared: 1,
+            ..Plan::default()
+        };
+        let out = plan_markdown(&plan, &PlanContext::default());
+        assert!(
+            out.contains("#### Missing: declared, not live (1)\n\n- instances\\[0\\] (name: caf\\\\u{200b}e\\|x)\n"),
+            "{out}"
+        );
+        assert!(!out.contains("<details><summary>Missing"), "{out}");
+    }
+}

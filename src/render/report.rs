@@ -1,0 +1,417 @@
+//! The reporters of `apply`: they receive the plan, each outcome, the apply result and the
+//! wait events, and turn them into text as it happens ([`TextReporter`]) or into one JSON
+//! document at the end ([`JsonReporter`]). `apply` itself writes no prose: it tells a
+//! [`Reporter`] what happened (in the spirit of ripgrep's printers).
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::json::{Decisions, FORMAT_VERSION, PlanDoc};
+use super::{PlanContext, plural, shown};
+use crate::apply::{Applied, Outcome};
+use crate::error::{Error, Result};
+use crate::model::Instance;
+use crate::plan::{Decision, Plan};
+use crate::saved::{SavedOrigin, Stale};
+
+/// A plan as `apply` shows it before acting on it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shown<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// What it is about.
+    pub context: &'a PlanContext,
+    /// Where a saved plan came from, and what it leaves for the next plan.
+    pub saved: Option<&'a SavedOrigin>,
+}
+
+/// What `apply --wait` sees.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WaitEvent<'a> {
+    /// Waiting starts for `total` instances, for at most `timeout`.
+    Start { total: usize, timeout: Duration },
+    /// One instance left the listing.
+    Gone(&'a Instance),
+    /// One instance is listed with a new status.
+    Status(&'a Instance, &'a str),
+    /// One listing is done; this many are still listed.
+    Still(usize),
+    /// Every instance is gone.
+    Done { total: usize, elapsed: Duration },
+    /// The timeout passed.
+    TimedOut,
+}
+
+/// Receives what `apply` does.
+pub(crate) trait Reporter {
+    /// The manifest given with `--plan` is not the one the plan was made from.
+    fn manifest_changed(&mut self, diff: &str) -> io::Result<()>;
+    /// The plan no longer matches the live instances.
+    fn stale(&mut self, origin: &str, stale: &Stale) -> io::Result<()>;
+    /// The plan about to be applied.
+    fn plan(&mut self, shown: Shown<'_>) -> io::Result<()>;
+    /// Deletion of `instances` starts.
+    fn deleting(&mut self, instances: usize) -> io::Result<()>;
+    /// One outcome is known.
+    fn outcome(&mut self, instance: &Instance, outcome: &Outcome) -> io::Result<()>;
+    /// Every planned deletion has an outcome.
+    fn applied(&mut self, applied: &Applied) -> io::Result<()>;
+    /// `--wait` progress.
+    fn wait(&mut self, event: WaitEvent<'_>) -> io::Result<()>;
+    /// The run ends with `result`.
+    fn finish(&mut self, result: &Result<u8>) -> io::Result<()>;
+}
+
+/// Text for people, written as it happens.
+pub(crate) struct TextReporter<'w> {
+    out: &'w mut dyn Write,
+    progress: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<'w> TextReporter<'w> {
+    /// Writes to `out`; draws a progress bar on stderr for `--wait` when `progress`.
+    pub(crate) fn new(out: &'w mut dyn Write, progress: bool) -> Self {
+        TextReporter {
+            out,
+            progress,
+            bar: None,
+        }
+    }
+}
+
+/// `  deleted  name (id)`: one line of the apply report.
+pub(crate) fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &Outcome) -> io::Result<()> {
+    let (name, id) = (shown(&i.name), shown(&i.id));
+    match outcome {
+        Outcome::Deleted => writeln!(w, "  deleted  {name} ({id})"),
+        Outcome::Deleting => writeln!(
+            w,
+            "  deleted  {name} ({id}): the answer was lost, but the listing shows it DELETING"
+        ),
+        Outcome::Failed(why) | Outcome::NotAttempted(why) => writeln!(
+            w,
+            "  FAILED   {name} ({id}): {}",
+            shown(&why.split_whitespace().collect::<Vec<_>>().join(" "))
+        ),
+    }
+}
+
+impl Reporter for TextReporter<'_> {
+    fn manifest_changed(&mut self, diff: &str) -> io::Result<()> {
+        writeln!(self.out, "{}", shown_lines(diff))
+    }
+
+    fn stale(&mut self, origin: &str, stale: &Stale) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "The saved plan {origin} no longer matches the live instances:"
+        )?;
+        for c in &stale.changes {
+            writeln!(self.out, "  {}", shown(c))?;
+        }
+        writeln!(self.out, "\n{}", shown_lines(&stale.diff))
+    }
+
+    fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
+        // Through a buffer: a plan can list 100,000 instances, and stdout is line-buffered.
+        let mut w = io::BufWriter::with_capacity(64 * 1024, &mut *self.out);
+        if let Some(saved) = s.saved {
+            writeln!(
+                w,
+                "Applying the saved plan {} (made {}); it still matches the live instances.\n",
+                saved.origin, saved.created_at
+            )?;
+        }
+        super::text::plan_text(&mut w, s.plan, s.context)?;
+        if let Some(saved) = s.saved
+            && !saved.new_surplus.is_empty()
+        {
+            let n = saved.new_surplus.len();
+            writeln!(
+                w,
+                "\n{} became surplus after the plan was made and {} left for the next plan:",
+                plural(n, "instance", "instances"),
+                if n == 1 { "is" } else { "are" }
+            )?;
+            for d in &saved.new_surplus {
+                let i = &d.instance;
+                writeln!(
+                    w,
+                    "  + {}  {}  {}",
+                    shown(&i.name),
+                    shown(&i.id),
+                    shown(&i.status)
+                )?;
+            }
+        }
+        w.flush()
+    }
+
+    fn deleting(&mut self, instances: usize) -> io::Result<()> {
+        let requests = instances.div_ceil(crate::api::DELETE_BATCH_MAX);
+        writeln!(
+            self.out,
+            "\nDeleting {} in {}:",
+            plural(instances, "instance", "instances"),
+            plural(requests, "request", "requests")
+        )
+    }
+
+    fn outcome(&mut self, instance: &Instance, outcome: &Outcome) -> io::Result<()> {
+        outcome_line(self.out, instance, outcome)?;
+        self.out.flush()
+    }
+
+    fn applied(&mut self, applied: &Applied) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "\nApply complete: {} deleted, {} failed.",
+            applied.deleted(),
+            applied.failures().len()
+        )
+    }
+
+    fn wait(&mut self, event: WaitEvent<'_>) -> io::Result<()> {
+        match event {
+            WaitEvent::Start { total, timeout } => {
+                writeln!(
+                    self.out,
+                    "\nWaiting up to {} for {} to leave the listing:",
+                    crate::util::human_duration(timeout),
+                    plural(total, "deleted instance", "deleted instances")
+                )?;
+                if self.progress {
+                    let bar = indicatif::ProgressBar::new(total as u64);
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "  {bar:30} {pos}/{len} gone  {elapsed}  {msg}",
+                    ) {
+                        bar.set_style(style);
+                    }
+                    self.bar = Some(bar);
+                }
+            }
+            WaitEvent::Gone(i) => match &self.bar {
+                Some(bar) => bar.inc(1),
+                None => writeln!(
+                    self.out,
+                    "  gone      {} ({})",
+                    shown(&i.name),
+                    shown(&i.id)
+                )?,
+            },
+            WaitEvent::Status(i, status) => {
+                if self.bar.is_none() {
+                    writeln!(
+                        self.out,
+                        "  {:<9} {} ({})",
+                        shown(status),
+                        shown(&i.name),
+                        shown(&i.id)
+                    )?;
+                }
+            }
+            WaitEvent::Still(n) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{n} still listed"));
+                }
+            }
+            WaitEvent::Done { total, elapsed } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                writeln!(
+                    self.out,
+                    "All {total} deleted instances are gone ({}).",
+                    crate::util::human_duration(Duration::from_secs(elapsed.as_secs()))
+                )?;
+            }
+            WaitEvent::TimedOut => {
+                if let Some(bar) = self.bar.take() {
+                    bar.abandon();
+                }
+            }
+        }
+        self.out.flush()
+    }
+
+    fn finish(&mut self, _result: &Result<u8>) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A multi-line text (a diff) with each line escaped for the terminal.
+fn shown_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(l) => format!("{}\n", shown(l)),
+            None => shown(l).into_owned(),
+        })
+        .collect()
+}
+
+/// One JSON document at the end (docs/output.md).
+pub(crate) struct JsonReporter<'w> {
+    out: &'w mut dyn Write,
+    plan: Option<serde_json::Value>,
+    left: Vec<Decision>,
+    outcomes: Vec<(Instance, Outcome)>,
+    requests: usize,
+}
+
+impl<'w> JsonReporter<'w> {
+    /// Writes the document to `out` when the run finishes.
+    pub(crate) fn new(out: &'w mut dyn Write) -> Self {
+        JsonReporter {
+            out,
+            plan: None,
+            left: Vec::new(),
+            outcomes: Vec::new(),
+            requests: 0,
+        }
+    }
+}
+
+/// The `apply --format json` document. Fields in alphabetical order.
+#[derive(Serialize)]
+struct ApplyDoc<'a> {
+    error: Option<String>,
+    exit_code: u8,
+    format_version: &'a str,
+    left_for_next_plan: Vec<LeftDoc<'a>>,
+    outcomes: Vec<OutcomeDoc<'a>>,
+    plan: &'a Option<serde_json::Value>,
+    summary: ApplySummary,
+}
+
+#[derive(Serialize)]
+struct LeftDoc<'a> {
+    id: &'a str,
+    name: &'a str,
+    status: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutcomeDoc<'a> {
+    id: &'a str,
+    message: Option<&'a str>,
+    name: &'a str,
+    outcome: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApplySummary {
+    deleted: usize,
+    failed: usize,
+    requests: usize,
+}
+
+impl Reporter for JsonReporter<'_> {
+    fn manifest_changed(&mut self, _diff: &str) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn stale(&mut self, _origin: &str, _stale: &Stale) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
+        let doc: PlanDoc<Decisions<'_>> = PlanDoc::of(s.plan, s.context);
+        self.plan = Some(serde_json::to_value(doc).map_err(io::Error::other)?);
+        if let Some(saved) = s.saved {
+            self.left.clone_from(&saved.new_surplus);
+        }
+        Ok(())
+    }
+
+    fn deleting(&mut self, _instances: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn outcome(&mut self, _instance: &Instance, _outcome: &Outcome) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn applied(&mut self, applied: &Applied) -> io::Result<()> {
+        self.outcomes.clone_from(&applied.outcomes);
+        self.requests = applied.requests;
+        Ok(())
+    }
+
+    fn wait(&mut self, _event: WaitEvent<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, result: &Result<u8>) -> io::Result<()> {
+        let outcomes: Vec<OutcomeDoc<'_>> = self
+            .outcomes
+            .iter()
+            .map(|(i, o)| {
+                let (outcome, message) = match o {
+                    Outcome::Deleted => ("deleted", None),
+                    Outcome::Deleting => ("deleting", None),
+                    Outcome::NotAttempted(why) => ("not_attempted", Some(why.as_str())),
+                    Outcome::Failed(why) => ("failed", Some(why.as_str())),
+                };
+                OutcomeDoc {
+                    id: &i.id,
+                    message,
+                    name: &i.name,
+                    outcome,
+                }
+            })
+            .collect();
+        let failed = outcomes
+            .iter()
+            .filter(|o| matches!(o.outcome, "failed" | "not_attempted"))
+            .count();
+        let (exit_code, error) = match result {
+            Ok(code) => (*code, None),
+            Err(e) => (e.exit_code(), Some(e.to_string())),
+        };
+        let doc = ApplyDoc {
+            error,
+            exit_code,
+            format_version: FORMAT_VERSION,
+            left_for_next_plan: self
+                .left
+                .iter()
+                .map(|d| LeftDoc {
+                    id: &d.instance.id,
+                    name: &d.instance.name,
+                    status: &d.instance.status,
+                })
+                .collect(),
+            summary: ApplySummary {
+                deleted: outcomes.len() - failed,
+                failed,
+                requests: self.requests,
+            },
+            outcomes,
+            plan: &self.plan,
+        };
+        serde_json::to_writer_pretty(&mut *self.out, &doc).map_err(io::Error::other)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}
+
+/// The reporter of an `apply` run, as a value: text or JSON.
+pub(crate) fn reporter<'w>(
+    json: bool,
+    out: &'w mut dyn Write,
+    progress: bool,
+) -> Box<dyn Reporter + 'w> {
+    if json {
+        Box::new(JsonReporter::new(out))
+    } else {
+        Box::new(TextReporter::new(out, progress))
+    }
+}
+
+/// An error writing the report, as the crate's error.
+pub(crate) fn write_error(e: io::Error) -> Error {
+    Error::io("<stdout>", e)
+}

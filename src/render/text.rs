@@ -1,0 +1,276 @@
+//! The plan as text for people.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::{PlanContext, plural, shown};
+use crate::model::{Entry, Instance};
+use crate::plan::{Decision, Plan};
+
+fn created(i: &Instance) -> &str {
+    i.created_at.as_deref().unwrap_or("unknown")
+}
+
+/// Colours of the plan's marks.
+fn style(mark: char) -> Style {
+    let color = match mark {
+        '-' => AnsiColor::Red,     // deleted
+        '!' => AnsiColor::Yellow,  // protected
+        '~' => AnsiColor::Cyan,    // skipped
+        '?' => AnsiColor::Magenta, // missing
+        _ => return Style::new(),
+    };
+    Style::new().fg_color(Some(color.into()))
+}
+
+fn paint(text: &str, mark: char, color: bool) -> String {
+    let style = style(mark);
+    if color && style != Style::new() {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `name  id  status  created …`, escaped for the terminal.
+pub(crate) fn instance_line(i: &Instance) -> String {
+    format!(
+        "{}  {}  {}  created {}",
+        shown(&i.name),
+        shown(&i.id),
+        shown(&i.status),
+        shown(created(i))
+    )
+}
+
+fn line(w: &mut dyn Write, mark: char, d: &Decision, color: bool) -> io::Result<()> {
+    let head = format!("  {mark} {}", instance_line(&d.instance));
+    writeln!(w, "{}", paint(&head, mark, color))?;
+    writeln!(w, "      {}", shown(&d.reason))
+}
+
+fn missing_line(w: &mut dyn Write, e: &Entry, color: bool) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}",
+        paint(&format!("  ? {}", shown(&e.label())), '?', color)
+    )
+}
+
+/// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.`, with `N protected`,
+/// `N to skip` and `N out of scope` when there are any.
+pub fn summary_line(plan: &Plan) -> String {
+    let mut parts = vec![
+        format!("{} to delete", plan.delete.len()),
+        format!("{} to keep", plan.keep.len()),
+    ];
+    if !plan.protected.is_empty() {
+        parts.push(format!("{} protected", plan.protected.len()));
+    }
+    if !plan.skip.is_empty() {
+        parts.push(format!("{} to skip", plan.skip.len()));
+    }
+    if !plan.out_of_scope.is_empty() {
+        parts.push(format!("{} out of scope", plan.out_of_scope.len()));
+    }
+    parts.push(format!("{} missing", plan.missing.len()));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// Writes the plan for people.
+pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Result<()> {
+    let live = plan.managed() + plan.out_of_scope.len();
+    writeln!(
+        w,
+        "Project {} at {}: {}; {} declares {}.",
+        ctx.project_id,
+        ctx.endpoint.trim_end_matches('/'),
+        plural(live, "live instance", "live instances"),
+        shown(&ctx.manifest),
+        plural(plan.declared, "instance", "instances"),
+    )?;
+    if !plan.delete.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} will be deleted:",
+            plural(plan.delete.len(), "instance", "instances")
+        )?;
+        for d in &plan.delete {
+            line(w, '-', d, ctx.color)?;
+        }
+    }
+    if !plan.protected.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} not declared but protected (never deleted):",
+            plural(plan.protected.len(), "instance is", "instances are")
+        )?;
+        for d in &plan.protected {
+            line(w, '!', d, ctx.color)?;
+        }
+    }
+    if !plan.skip.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} not declared but cannot be deleted now (skipped):",
+            plural(plan.skip.len(), "instance is", "instances are")
+        )?;
+        for d in &plan.skip {
+            line(w, '~', d, ctx.color)?;
+        }
+    }
+    if !plan.missing.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} no live instance (this tool never creates instances):",
+            plural(
+                plan.missing.len(),
+                "entry in the manifest matches",
+                "entries in the manifest match"
+            )
+        )?;
+        for e in &plan.missing {
+            missing_line(w, e, ctx.color)?;
+        }
+    }
+    if !plan.out_of_scope.is_empty() {
+        writeln!(w)?;
+        if ctx.verbose {
+            writeln!(
+                w,
+                "{} out of scope (not managed by this manifest, never touched):",
+                plural(plan.out_of_scope.len(), "instance is", "instances are")
+            )?;
+            for i in &plan.out_of_scope {
+                writeln!(w, "  . {}", instance_line(i))?;
+            }
+        } else {
+            writeln!(
+                w,
+                "{} out of scope (not managed by this manifest, never touched; -v lists them).",
+                plural(plan.out_of_scope.len(), "instance is", "instances are")
+            )?;
+        }
+    }
+    if ctx.verbose && !plan.keep.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} kept:",
+            plural(plan.keep.len(), "instance", "instances")
+        )?;
+        for d in &plan.keep {
+            line(w, '=', d, ctx.color)?;
+        }
+    }
+    for r in &ctx.refusals {
+        writeln!(w)?;
+        writeln!(w, "Apply would refuse this plan: {}", shown(r))?;
+    }
+    writeln!(w)?;
+    if plan.is_empty() {
+        writeln!(w, "No changes. Every deletable live instance is declared.")?;
+    }
+    writeln!(w, "{}", summary_line(plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(id: &str, name: &str, reason: &str) -> Decision {
+        Decision {
+            instance: Instance {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                status: "RUNNING".to_owned(),
+                created_at: Some("2024-01-01T00:00:00.000Z".to_owned()),
+                charging_mode: Some(0),
+                ..Instance::default()
+            },
+            reason: reason.to_owned(),
+            code: crate::plan::ReasonCode::NotDeclared,
+        }
+    }
+
+    fn ctx() -> PlanContext {
+        PlanContext {
+            manifest: "dcs.yaml".to_owned(),
+            manifest_sha256: "ab".repeat(32),
+            endpoint: "http://127.0.0.1:8080/".to_owned(),
+            project_id: "p1".to_owned(),
+            created_at: "2026-01-02T03:04:05Z".to_owned(),
+            ..PlanContext::default()
+        }
+    }
+
+    fn text(plan: &Plan, ctx: &PlanContext) -> String {
+        let mut out = Vec::new();
+        plan_text(&mut out, plan, ctx).unwrap_or_default();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn text_plan_lists_deletions_and_missing_and_ends_with_the_summary() {
+        let plan = Plan {
+            delete: vec![decision("id-2", "b", "not declared in the manifest")],
+            keep: vec![decision("id-1", "a", "declared by instances[0] (name: a)")],
+            skip: Vec::new(),
+            missing: vec![Entry {
+                index: 1,
+                id: None,
+                name: Some("zz".to_owned()),
+            }],
+            declared: 2,
+            ..Plan::default()
+        };
+        let out = text(&plan, &ctx());
+        pretty_assertions::assert_eq!(
+            out,
+            "Project p1 at http://127.0.0.1:8080: 2 live instances; dcs.yaml declares 2 instances.\n\
+             \n\
+             1 instance will be deleted:\n\
+             \x20 - b  id-2  RUNNING  created 2024-01-01T00:00:00.000Z\n\
+             \x20     not declared in the manifest\n\
+             \n\
+             1 entry in the manifest matches no live instance (this tool never creates instances):\n\
+             \x20 ? instances[1] (name: zz)\n\
+             \n\
+             Plan: 1 to delete, 1 to keep, 1 missing.\n"
+        );
+    }
+
+    #[test]
+    fn no_changes_is_said_plainly() {
+        let plan = Plan {
+            keep: vec![decision("id-1", "a", "declared")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let out = text(&plan, &ctx());
+        assert!(out.ends_with("No changes. Every deletable live instance is declared.\nPlan: 0 to delete, 1 to keep, 0 missing.\n"), "{out}");
+    }
+
+    #[test]
+    fn verbose_lists_kept_instances_and_refusals_are_shown() {
+        let plan = Plan {
+            keep: vec![decision("id-1", "a", "declared by instances[0] (name: a)")],
+            declared: 1,
+            ..Plan::default()
+        };
+        let mut c = ctx();
+        c.verbose = true;
+        c.refusals = vec!["too many".to_owned()];
+        let out = text(&plan, &c);
+        assert!(out.contains("1 instance kept:\n  = a  id-1"), "{out}");
+        assert!(
+            out.contains("Apply would refuse this plan: too many"),
+            "{out}"
+        );
+    }
+}

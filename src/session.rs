@@ -1,0 +1,229 @@
+//! A session with one target: who the tool acts as and where (the [`Identity`], after the
+//! IAM lookup when one is needed), the API client, and the plans made there: a fresh plan of
+//! a manifest ([`Session::plan`]) or a saved plan re-checked against the live instances
+//! ([`Session::replan_saved`]). Both give a [`Planned`], which `apply` handles the same way.
+
+use time::OffsetDateTime;
+
+use crate::api::Client;
+use crate::config::{self, Config, Env, ManifestTarget, Target};
+use crate::error::{Error, Result};
+use crate::identity::{self, Identity};
+use crate::manifest::Manifest;
+use crate::model::Instance;
+use crate::plan::{self, Overrides, Plan};
+use crate::render::PlanContext;
+use crate::render::report::Shown;
+use crate::saved::{self, SavedOrigin, SavedPlan, Stale};
+
+/// The client of one target, and where it points.
+#[derive(Debug)]
+pub struct Session {
+    /// Where requests go.
+    pub target: Target,
+    /// The DCS client.
+    pub client: Client,
+    verbose: bool,
+}
+
+/// A plan ready to be shown and applied, with everything the printers need.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// What it is about.
+    pub context: PlanContext,
+    /// The guard overrides in force.
+    pub overrides: Overrides,
+    /// Set when the plan is a saved plan being applied.
+    pub saved: Option<SavedOrigin>,
+}
+
+impl Planned {
+    /// The plan as the reporters receive it.
+    pub(crate) fn shown(&self) -> Shown<'_> {
+        Shown {
+            plan: &self.plan,
+            context: &self.context,
+            saved: self.saved.as_ref(),
+        }
+    }
+}
+
+/// The target fields of `manifest`, all that the resolution needs of it.
+pub fn target_of(manifest: &Manifest) -> ManifestTarget {
+    ManifestTarget {
+        file: manifest.path.display().to_string(),
+        region: manifest.region.clone(),
+        project_id: manifest.project_id.clone(),
+        endpoint: manifest.endpoint.clone(),
+    }
+}
+
+/// Resolves who and where for `manifest` and the command line (asking IAM for the project
+/// id when it must be looked up) without opening a client.
+pub async fn identify(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Result<Identity> {
+    let id = identity::identify(
+        cfg.endpoint.as_deref(),
+        cfg.project_id.as_deref(),
+        manifest,
+        env,
+        &cfg.client,
+    )
+    .await?;
+    id.log();
+    Ok(id)
+}
+
+/// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
+/// The instances move into the plan (one copy of a large listing, not two).
+fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -> Result<Plan> {
+    plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
+        let file = manifest.path.display().to_string();
+        let mut lines: Vec<String> = conflicts
+            .into_iter()
+            .map(|c| format!("{file}: {c}"))
+            .collect();
+        lines.push(
+            "the manifest and the live instances disagree; nothing was planned or deleted. \
+             Fix the entry (or drop its `id` or `name`) and run plan again."
+                .to_owned(),
+        );
+        Error::Conflict { conflicts: lines }
+    })
+}
+
+impl Session {
+    /// A session for `manifest`'s target and the command line.
+    pub async fn open(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Result<Session> {
+        let id = identify(cfg, manifest, env).await?;
+        Ok(Session {
+            target: id.target(),
+            client: id.client(&cfg.client)?,
+            verbose: cfg.verbose,
+        })
+    }
+
+    /// A session for the target a saved plan was made against (no IAM lookup: the plan names
+    /// its project); the command line may only repeat that target.
+    pub fn for_saved(cfg: &Config, saved: &SavedPlan, origin: &str, env: &Env) -> Result<Session> {
+        let endpoint = config::check_endpoint(&saved.doc.endpoint, &format!("{origin}: endpoint"))?;
+        if let Some(e) = cfg.endpoint.as_deref() {
+            let given = config::check_endpoint(e, "--endpoint")?;
+            if given != endpoint {
+                return Err(Error::Guard(format!(
+                    "--endpoint {given} differs from the endpoint {endpoint} the saved plan \
+                     {origin} was made against; nothing was deleted"
+                )));
+            }
+        }
+        if let Some(p) = cfg.project_id.as_deref()
+            && p != saved.doc.project_id
+        {
+            return Err(Error::Guard(format!(
+                "--project-id {p} differs from the project {} the saved plan {origin} was made \
+                 for; nothing was deleted",
+                saved.doc.project_id
+            )));
+        }
+        let target = Target {
+            endpoint,
+            project_id: saved.doc.project_id.clone(),
+        };
+        let chain = config::credential_chain(env)?;
+        identity::log_credentials(&chain);
+        tracing::info!(endpoint = %target.endpoint, project_id = %target.project_id, "target");
+        let client = Client::new(
+            target.endpoint.clone(),
+            target.project_id.clone(),
+            chain.auth,
+            &cfg.client,
+        )?;
+        Ok(Session {
+            target,
+            client,
+            verbose: cfg.verbose,
+        })
+    }
+
+    fn context(&self, manifest: &Manifest, plan: &Plan, overrides: Overrides) -> PlanContext {
+        PlanContext {
+            manifest: manifest.path.display().to_string(),
+            manifest_sha256: manifest.sha256.clone(),
+            endpoint: self.target.endpoint.to_string(),
+            project_id: self.target.project_id.clone(),
+            refusals: plan.refusals(&manifest.rules.guards, overrides),
+            verbose: self.verbose,
+            created_at: crate::util::rfc3339(OffsetDateTime::now_utc()),
+            color: false,
+        }
+    }
+
+    /// Lists the live instances and plans them against `manifest`.
+    pub async fn plan(&self, manifest: &Manifest, overrides: Overrides) -> Result<Planned> {
+        let live = self.client.list_instances().await?;
+        tracing::info!(count = live.len(), "listed live instances");
+        let plan = plan_against(manifest, live, OffsetDateTime::now_utc())?;
+        let context = self.context(manifest, &plan, overrides);
+        Ok(Planned {
+            plan,
+            context,
+            overrides,
+            saved: None,
+        })
+    }
+
+    /// Lists the live instances, re-plans them under the saved plan's own `manifest`, and
+    /// returns the saved deletions as they are now, if they all still stand (the inner
+    /// `Err`: what changed). Overrides given now add to the saved ones.
+    pub async fn replan_saved(
+        &self,
+        saved: &SavedPlan,
+        manifest: &Manifest,
+        origin: &str,
+        now_overrides: Overrides,
+    ) -> Result<std::result::Result<Planned, Stale>> {
+        let live = self.client.list_instances().await?;
+        let fresh =
+            plan_against(manifest, live.clone(), OffsetDateTime::now_utc()).map_err(|e| {
+                Error::Guard(format!(
+                    "the saved plan {origin} is stale: its manifest now conflicts with the live \
+                 instances; nothing was deleted:\n{e}"
+                ))
+            })?;
+        let decisions = match saved::check(saved, &fresh, &live) {
+            Ok(d) => d,
+            Err(stale) => return Ok(Err(stale)),
+        };
+        let planned: std::collections::HashSet<&str> =
+            decisions.iter().map(|d| d.instance.id.as_str()).collect();
+        let new_surplus = fresh
+            .delete
+            .iter()
+            .filter(|d| !planned.contains(d.instance.id.as_str()))
+            .cloned()
+            .collect();
+        let plan = Plan {
+            delete: decisions,
+            ..fresh
+        };
+        let kept = saved.overrides();
+        let overrides = Overrides {
+            allow_empty: kept.allow_empty || now_overrides.allow_empty,
+            max_delete: now_overrides.max_delete.or(kept.max_delete),
+        };
+        let mut context = self.context(manifest, &plan, overrides);
+        context.manifest = format!("{} (saved in {origin})", saved.doc.manifest.path);
+        context.created_at.clone_from(&saved.doc.created_at);
+        Ok(Ok(Planned {
+            plan,
+            context,
+            overrides,
+            saved: Some(SavedOrigin {
+                origin: origin.to_owned(),
+                created_at: saved.doc.created_at.clone(),
+                new_surplus,
+            }),
+        }))
+    }
+}
