@@ -687,11 +687,11 @@ mod tests {
     }
 
     fn regex(s: &str) -> NameRegex {
-        NameRegex::new(s).unwrap_or_else(|e| panic!("{e}"))
+        NameRegex::new(s).expect("it works")
     }
 
     fn glob(s: &str) -> NameGlob {
-        NameGlob::new(s).unwrap_or_else(|e| panic!("{e}"))
+        NameGlob::new(s).expect("it works")
     }
 
     #[test]
@@ -1011,7 +1011,7 @@ mod tests {
             fn only_undeclared_managed_deletable_instances_are_deleted(
                 live in arb_live(), entries in arb_entries(), rules in arb_rules()
             ) {
-                let p = plan(&entries, &rules, live.clone(), NOW).unwrap_or_else(|c| panic!("{c:?}"));
+                let p = plan(&entries, &rules, live.clone(), NOW).expect("it works");
                 let mut seen: Vec<&str> = Vec::new();
                 for d in p.delete.iter().chain(&p.keep).chain(&p.protected).chain(&p.skip) {
                     seen.push(&d.instance.id);

@@ -108,41 +108,11 @@ fn without_a_terminal_apply_refuses_and_deletes_nothing() {
     assert_eq!(p.live_ids(), ids_of(&sample()));
 }
 
-/// Runs `apply` on a pseudo-terminal (via `script`) and types `answer`.
+/// Runs `apply` on a pseudo-terminal and types `answer` once the plan is listed.
 fn apply_on_a_terminal(p: &Project, answer: &str) -> Run {
-    let command = format!(
-        "{} apply -f {}",
-        bin(),
-        p.dir.path().join("dcs.yaml").display()
-    );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HUAWEICLOUD_SDK_AK", AK)
-        .env("HUAWEICLOUD_SDK_SK", SK)
-        .env("TERM", "dumb")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("`script` (util-linux) is needed for this test: {e}"));
-    // Answer once the prompt is up.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while p.requests().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    if let Some(stdin) = child.stdin.as_mut() {
-        use std::io::Write;
-        let _ = stdin.write_all(format!("{answer}\n").as_bytes());
-    }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_on_terminal(p.dir.path(), &["apply"], &p.env, Some(answer), || {
+        !p.requests().is_empty()
+    })
 }
 
 #[test]

@@ -1,6 +1,3 @@
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use crate::support::*;
 
 #[test]
@@ -17,7 +14,7 @@ fn validate_checks_the_manifest_without_any_request() {
 
 #[test]
 fn demo_runs_the_whole_flow() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("it works");
     let run = run_in(dir.path(), &["demo"], &[]).expect(0);
     let out = &run.stdout;
     assert!(
@@ -38,27 +35,57 @@ fn demo_runs_the_whole_flow() {
 }
 
 #[test]
-fn every_command_has_help_with_an_example() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    for cmd in [
-        vec![],
-        vec!["plan"],
-        vec!["apply"],
-        vec!["validate"],
-        vec!["emulator"],
-        vec!["demo"],
-    ] {
-        let mut args = cmd.clone();
+fn every_command_has_help_with_examples_that_parse() {
+    use clap::{CommandFactory, Parser};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut commands: Vec<Vec<String>> = vec![vec![]];
+    commands.extend(
+        dcs_reconcile::cli::Cli::command()
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .map(|c| vec![c.get_name().to_owned()]),
+    );
+    assert!(commands.len() >= 10, "{commands:?}");
+    for cmd in commands {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
         args.push("--help");
         let run = run_in(dir.path(), &args, &[]).expect(0);
         assert!(run.stdout.contains("Example"), "{cmd:?}: {}", run.stdout);
-        assert!(run.stdout.contains("dcs-reconcile"), "{cmd:?}");
+        let examples: Vec<&str> = run
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("dcs-reconcile "))
+            .collect();
+        assert!(
+            !examples.is_empty(),
+            "{cmd:?} has no example: {}",
+            run.stdout
+        );
+        for example in examples {
+            // Up to a comment, a redirection or a second command.
+            let line = example
+                .split(['#', '>', '&', '|'])
+                .next()
+                .unwrap_or_default();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Err(e) = dcs_reconcile::cli::Cli::try_parse_from(&words) {
+                panic!("{cmd:?}: the example `{example}` does not parse: {e}");
+            }
+            if !cmd.is_empty() {
+                assert_eq!(
+                    words.get(1),
+                    cmd.first().map(String::as_str).as_ref(),
+                    "{example}"
+                );
+            }
+        }
     }
 }
 
 #[test]
 fn usage_errors_exit_1_not_2() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("it works");
     let run = run_in(dir.path(), &["plan", "--no-such-flag"], &[]);
     assert_eq!(run.code, 1, "{run:?}");
     let run = run_in(dir.path(), &["plan", "--format", "yaml"], &[]);
@@ -69,7 +96,7 @@ fn usage_errors_exit_1_not_2() {
 
 #[test]
 fn the_emulator_command_serves_saves_its_state_and_stays_on_loopback() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("it works");
     let state = dir.path().join("state.json");
     let refused = run_in(dir.path(), &["emulator", "--listen", "0.0.0.0:0"], &[]);
     assert_eq!(refused.code, 1);
@@ -86,26 +113,18 @@ fn the_emulator_command_serves_saves_its_state_and_stays_on_loopback() {
             {"instance_id": "a1", "name": "keep", "status": "RUNNING", "charging_mode": 0, "vpc_name": "v1"},
             {"instance_id": "b2", "name": "drop", "status": "RUNNING", "charging_mode": 0}]}"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(bin())
-        .args(["emulator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(&state)
-        .args(["--project-id", PID, "--ak", AK, "--sk", SK])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut first);
-    }
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_owned();
+    .expect("it works");
+    let emulator = spawn_emulator(&[
+        "--state".as_ref(),
+        state.as_os_str(),
+        "--project-id".as_ref(),
+        PID.as_ref(),
+        "--ak".as_ref(),
+        AK.as_ref(),
+        "--sk".as_ref(),
+        SK.as_ref(),
+    ]);
+    let (first, url) = (emulator.banner.clone(), emulator.url.clone());
     assert!(first.contains("2 instances"), "{first}");
     assert!(first.contains("signatures checked"), "{first}");
 
@@ -113,14 +132,13 @@ fn the_emulator_command_serves_saves_its_state_and_stays_on_loopback() {
         dir.path().join("dcs.yaml"),
         format!("project_id: {PID}\nendpoint: {url}\ninstances:\n  - name: keep\n"),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("it works");
     let env = [
         ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
         ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
     ];
     let run = run_in(dir.path(), &["apply", "--auto-approve"], &env);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(emulator);
     let run = run.expect(0);
     assert!(run.stdout.contains("deleted  drop (b2)"), "{}", run.stdout);
     let saved: serde_json::Value =
@@ -136,37 +154,26 @@ fn the_emulator_command_serves_saves_its_state_and_stays_on_loopback() {
 
 #[test]
 fn the_emulator_command_takes_faults_linger_and_latency_from_its_flags() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(bin())
-        .args(["emulator", "--listen", "127.0.0.1:0", "--generate", "3"])
-        .args([
+    let dir = tempfile::tempdir().expect("it works");
+    let emulator = spawn_emulator(
+        &[
+            "--generate",
+            "3",
             "--fault",
             "list:503",
             "--delete-linger",
             "2",
             "--latency-ms",
             "1",
-        ])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut first);
-    }
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_owned();
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    let url = emulator.url.clone();
     std::fs::write(
         dir.path().join("dcs.yaml"),
         format!("project_id: {PID}\nendpoint: {url}\ninstances:\n  - name: gen-000000\n"),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("it works");
     let env = [
         ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
         ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
@@ -182,8 +189,7 @@ fn the_emulator_command_takes_faults_linger_and_latency_from_its_flags() {
         ],
         &env,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(emulator);
     let run = run.expect(0);
     assert!(
         run.stderr.contains("HTTP 503"),

@@ -502,8 +502,8 @@ fn whoami_shows_sources_and_masked_values_and_contacts_nothing() {
 #[test]
 fn timeouts_are_flags_and_a_silent_server_times_out() {
     // A listener that accepts and never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("it works");
+    let addr = listener.local_addr().expect("it works");
     let p = Project::new(sample());
     p.manifest(DECLARED);
     let started = std::time::Instant::now();
@@ -563,7 +563,7 @@ fn no_secret_reaches_any_output_of_any_command() {
         &file,
         format!("[basic]\nak = {AK}\nsk = {SECRET_SK}\nsecurity_token = {SECRET_SECURITY}\n"),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("it works");
     let file = file.display().to_string();
 
     let logs = [(

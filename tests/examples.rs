@@ -39,9 +39,9 @@ fn configmap_manifest(text: &str) -> String {
 
 #[test]
 fn every_example_manifest_validates() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("it works");
     let mut files: Vec<PathBuf> = std::fs::read_dir(examples().join("manifests"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("it works")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
@@ -50,7 +50,7 @@ fn every_example_manifest_validates() {
     let embedded = configmap_manifest(&read(&examples().join("kubernetes/cronjob.yaml")));
     assert!(embedded.contains("instances: []"), "{embedded}");
     let cm = dir.path().join("configmap-dcs.yaml");
-    std::fs::write(&cm, embedded).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cm, embedded).expect("it works");
     files.push(cm);
     for file in files {
         let f = file.display().to_string();

@@ -8,7 +8,7 @@ fn faulty(faults: &[&str], linger: usize) -> Project {
         delete_linger: linger,
         faults: faults
             .iter()
-            .map(|f| f.parse().unwrap_or_else(|e| panic!("{e}")))
+            .map(|f| f.parse().expect("it works"))
             .collect(),
         ..signed(generated(5))
     })
@@ -211,13 +211,12 @@ fn a_delete_answered_500_is_not_resent() {
 #[test]
 fn a_listing_torn_by_an_insert_between_pages_is_read_again() {
     let p = Project::with_config(EmulatorConfig {
-        faults: vec!["list:insert".parse().unwrap_or_else(|e| panic!("{e}"))],
+        faults: vec!["list:insert".parse().expect("it works")],
         ..signed(generated(1500))
     });
     p.manifest("instances:\n  - name: gen-000000\n");
     let run = p.run(&["plan", "--format", "json"]).expect(0);
-    let doc: serde_json::Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("it works");
     // The inserted instance is seen on the second, consistent reading.
     assert_eq!(doc["summary"]["delete"], 1500, "{}", run.stderr);
     assert!(
@@ -232,7 +231,7 @@ fn a_listing_torn_by_an_insert_between_pages_is_read_again() {
 #[test]
 fn a_listing_that_stays_torn_is_an_error_not_a_partial_plan() {
     let p = Project::with_config(EmulatorConfig {
-        faults: vec!["list:insertx10".parse().unwrap_or_else(|e| panic!("{e}"))],
+        faults: vec!["list:insertx10".parse().expect("it works")],
         ..signed(generated(1500))
     });
     p.manifest("instances:\n  - name: gen-000000\n");
@@ -269,8 +268,7 @@ fn the_json_apply_report_lists_each_outcome() {
     let run = p
         .run(&["apply", "--format", "json", "--auto-approve"])
         .expect(4);
-    let doc: serde_json::Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("it works");
     assert_eq!(doc["exit_code"], 4);
     assert_eq!(
         doc["summary"],
@@ -283,7 +281,7 @@ fn the_json_apply_report_lists_each_outcome() {
             .iter()
             .find(|o| o["name"] == n)
             .cloned()
-            .unwrap_or_else(|| panic!("{n} missing: {doc}"))
+            .expect("missing")
     };
     assert_eq!(by_name("gen-000002")["outcome"], "deleted");
     assert_eq!(by_name("gen-000003")["outcome"], "failed");

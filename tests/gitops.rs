@@ -13,7 +13,7 @@ const C: &str = "cccccccc-0000-4000-8000-000000000003";
 fn hours_ago(hours: i64) -> String {
     (time::OffsetDateTime::now_utc() - time::Duration::hours(hours) - time::Duration::seconds(30))
         .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("it works")
 }
 
 fn inst(name: &str, id: &str) -> EmuInstance {
@@ -33,15 +33,13 @@ fn markdown_plan_is_ready_for_a_pull_request_comment() {
     let path = p.manifest(
         "protect:\n  - name: 'prod-*'\nguards:\n  max_delete: 0\ninstances:\n  - name: keep-me\n  - name: gone-entry\n",
     );
-    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read(&path).expect("it works");
     let sha = dcs_reconcile::util::sha256_hex(&text);
     let run = p.run(&["plan", "--format", "markdown"]).expect(0);
     let url = p.emulator.url();
     let mut out = run.stdout.replace(&url, "URL").replace(&sha, "SHA");
     // The plan's own timestamp.
-    let planned = out
-        .find("; planned ")
-        .unwrap_or_else(|| panic!("no planned time: {out}"));
+    let planned = out.find("; planned ").expect("no planned time");
     let end = planned + out[planned..].find(".\n").unwrap_or(0);
     out.replace_range(planned..end, "; planned TIME");
     let expected = r"### dcs-reconcile plan: 2 instances to delete
@@ -136,8 +134,7 @@ fn export_round_trips_to_an_empty_plan_and_never_overwrites_by_accident() {
     ];
     let run = p.run(&args).expect(0);
     assert_eq!(run.stdout, "Exported 4 instances to adopted.yaml.\n");
-    let text = std::fs::read_to_string(p.dir.path().join("adopted.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(p.dir.path().join("adopted.yaml")).expect("it works");
     assert!(text.contains("  - name: '0123'\n"), "{text}");
     assert!(text.contains("  # CREATEFAILED, "), "{text}");
     assert!(text.contains(", prepaid, created "), "{text}");
@@ -271,7 +268,7 @@ fn json_logs_are_one_object_per_line_on_stderr() {
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert!(!lines.is_empty(), "no log lines");
     for line in lines {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: Value = serde_json::from_str(line).expect("it works");
         assert!(v["level"].is_string(), "{line}");
         assert!(v["timestamp"].is_string(), "{line}");
         assert!(v["fields"].is_object(), "{line}");
@@ -282,6 +279,29 @@ fn json_logs_are_one_object_per_line_on_stderr() {
         run.stderr
     );
     assert!(!run.stderr.contains(SK));
+}
+
+#[test]
+fn a_terminal_gets_colour_unless_no_color_is_set() {
+    let p = Project::new(vec![inst("a", A), inst("b", B)]);
+    p.manifest("instances:\n  - name: a\n");
+    let run = run_on_terminal(p.dir.path(), &["plan"], &p.env, None, || true);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("\x1b[31m  - b  {B}")),
+        "{}",
+        run.stdout
+    );
+    let mut env = p.env.clone();
+    env.push(("NO_COLOR".to_owned(), "1".to_owned()));
+    let run = run_on_terminal(p.dir.path(), &["plan"], &env, None, || true);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("  - b  {B}")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains('\x1b'), "{}", run.stdout);
 }
 
 #[test]
@@ -303,7 +323,7 @@ fn colour_is_used_only_when_asked_or_on_a_terminal() {
 
 #[test]
 fn completions_and_man_page_are_generated_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("it works");
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = run_in(dir.path(), &["completions", shell], &[]).expect(0);
         assert!(

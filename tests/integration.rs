@@ -1,6 +1,10 @@
 //! Integration tests: the real `dcs-reconcile` binary against the built-in emulator over real
 //! HTTP on 127.0.0.1. One test binary (`autotests = false`); each module covers one area.
 
+// Test code: a failed expectation is a panic with a message (clippy.toml allows `expect` in
+// `#[test]` functions; helpers in this crate are test code too).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod support;
 
 /// `plan`: text and JSON output, exit codes, pagination, conflicts, missing entries.

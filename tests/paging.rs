@@ -37,7 +37,7 @@ fn plan_n(n: usize, extra: &[&str]) -> Project {
     let mut args = vec!["plan", "--format", "json"];
     args.extend_from_slice(extra);
     let run = p.run(&args).expect(0);
-    let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&run.stdout).expect("it works");
     let mut listed: Vec<String> = ["delete", "keep"]
         .iter()
         .flat_map(|k| doc[k].as_array().cloned().unwrap_or_default())

@@ -41,8 +41,7 @@ fn json_plan_is_one_document_with_the_documented_fields() {
     let p = Project::new(sample());
     p.manifest(&format!("{DECLARED}  - name: payments-cache\n"));
     let run = p.run(&["plan", "--format", "json"]).expect(0);
-    let doc: Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let doc: Value = serde_json::from_str(&run.stdout).expect("it works");
     let mut keys: Vec<&str> = doc
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
@@ -164,7 +163,7 @@ fn more_than_1000_instances_are_read_page_by_page() {
     let p = Project::new(instances.clone());
     p.manifest("instances:\n  - name: gen-000007\n  - name: gen-002344\n");
     let run = p.run(&["plan", "--format", "json"]).expect(0);
-    let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&run.stdout).expect("it works");
     assert_eq!(doc["summary"]["delete"], 2343);
     assert_eq!(doc["summary"]["keep"], 2);
     let mut listed: Vec<String> = doc["delete"]

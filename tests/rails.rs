@@ -29,14 +29,14 @@ fn plan_doc(p: &Project, extra: &[&str]) -> Value {
     let mut args = vec!["plan", "--format", "json"];
     args.extend_from_slice(extra);
     let run = p.run(&args).expect(0);
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    serde_json::from_str(&run.stdout).expect("it works")
 }
 
 /// The names in one category of a JSON plan.
 fn names(doc: &Value, category: &str) -> Vec<String> {
     doc[category]
         .as_array()
-        .unwrap_or_else(|| panic!("no array `{category}` in {doc}"))
+        .expect("no array `` in")
         .iter()
         .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
         .collect()
@@ -48,7 +48,7 @@ fn reason(doc: &Value, category: &str, name: &str) -> String {
         .as_array()
         .and_then(|a| a.iter().find(|i| i["name"] == name))
         .map(|i| i["reason"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_else(|| panic!("{name} not in {category}: {doc}"))
+        .expect("not in")
 }
 
 /// Names of the instances still live, sorted.
@@ -217,7 +217,7 @@ fn prepaid_busy_unknown_status_and_young_instances_are_skipped_with_the_reason()
     let young = time::OffsetDateTime::now_utc() - time::Duration::minutes(30);
     let young = young
         .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("it works");
     let p = Project::new(vec![
         inst("prepaid").prepaid(),
         inst("creating").with_status("CREATING"),
@@ -293,7 +293,7 @@ fn prepaid_busy_unknown_status_and_young_instances_are_skipped_with_the_reason()
 fn without_min_age_young_instances_are_deleted() {
     let young = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("it works");
     let p = Project::new(vec![inst("young").created(&young)]);
     p.manifest("instances:\n  - name: other\n");
     assert_eq!(names(&plan_doc(&p, &[]), "delete"), ["young"]);

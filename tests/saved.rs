@@ -36,9 +36,8 @@ fn planned() -> Project {
 }
 
 fn saved_doc(p: &Project) -> Value {
-    let text = std::fs::read_to_string(p.dir.path().join("plan.json"))
-        .unwrap_or_else(|e| panic!("plan.json: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    let text = std::fs::read_to_string(p.dir.path().join("plan.json")).expect("plan.json");
+    serde_json::from_str(&text).expect("it works")
 }
 
 fn live_ids(p: &Project) -> Vec<String> {
@@ -69,8 +68,7 @@ fn a_saved_plan_records_target_manifest_and_each_deletion() {
     assert_eq!(doc["format_version"], "1");
     assert_eq!(doc["project_id"], PID);
     assert_eq!(doc["endpoint"], format!("{}/", p.emulator.url()));
-    let text =
-        std::fs::read_to_string(p.dir.path().join("dcs.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(p.dir.path().join("dcs.yaml")).expect("it works");
     assert_eq!(doc["manifest"]["text"], text.as_str());
     assert_eq!(doc["manifest"]["path"], "dcs.yaml");
     assert_eq!(
@@ -107,8 +105,7 @@ fn plan_out_with_json_format_prints_json_and_writes_the_file() {
     let run = p
         .run(&["plan", "--format", "json", "--out", "plan.json"])
         .expect(0);
-    let printed: Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let printed: Value = serde_json::from_str(&run.stdout).expect("it works");
     assert_eq!(printed["summary"]["delete"], 1);
     assert_eq!(saved_doc(&p)["delete"][0]["id"], A);
 }
@@ -299,7 +296,7 @@ fn an_instance_moved_to_another_enterprise_project_is_out_of_scope() {
 #[test]
 fn another_endpoint_or_project_on_the_command_line_is_refused() {
     let p = planned();
-    let other = Emulator::start(EmulatorConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let other = Emulator::start(EmulatorConfig::default()).expect("it works");
     let run = p
         .run(&["apply", "--plan", "plan.json", "--endpoint", &other.url()])
         .expect(3);

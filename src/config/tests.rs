@@ -151,8 +151,7 @@ fn without_a_project_id_the_region_is_looked_up_in_iam() -> Result<()> {
         ProjectId::Lookup {
             region: "cn-north-4".to_owned(),
             iam: Sourced::new(
-                Url::parse("https://iam.cn-north-4.myhuaweicloud.com")
-                    .unwrap_or_else(|e| panic!("{e}")),
+                Url::parse("https://iam.cn-north-4.myhuaweicloud.com").expect("it works"),
                 "default of region cn-north-4"
             ),
         }
@@ -267,12 +266,12 @@ fn sources_are_tried_in_order_and_partial_ones_are_errors() -> Result<()> {
 
 #[test]
 fn the_credentials_file_is_read_like_the_sdk_reads_it() -> Result<()> {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let home = dir.path().to_str().unwrap_or_else(|| panic!("path"));
+    let dir = tempfile::tempdir().expect("it works");
+    let home = dir.path().to_str().expect("path");
     let folder = dir.path().join(".huaweicloud");
-    std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&folder).expect("it works");
     let file = folder.join("credentials");
-    let write = |text: &str| std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let write = |text: &str| std::fs::write(&file, text).expect("it works");
     write(
         "\u{feff}# comment\n[DEFAULT]\nproject_id = fromdefault\n\n[basic]\nAK = AKFILE000000000000001\n\
          sk: s=k:with=delims\nsecurity_token = tok\niam_endpoint = https://iam.example\n",
@@ -322,7 +321,7 @@ fn the_credentials_file_is_read_like_the_sdk_reads_it() -> Result<()> {
     // A default file without [basic] credentials is no source; a named one is an error.
     write("[other]\nak = a\nsk = s\n");
     assert!(err(chain(&[("HOME", home)])).starts_with("no credentials"));
-    let named = file.to_str().unwrap_or_else(|| panic!("path"));
+    let named = file.to_str().expect("path");
     let e = err(chain(&[(ENV_CREDENTIALS_FILE, named)]));
     assert!(e.contains("has no `ak` and `sk` in [basic]"), "{e}");
     let e = err(chain(&[(ENV_CREDENTIALS_FILE, "/nonexistent/credentials")]));

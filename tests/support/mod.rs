@@ -63,8 +63,8 @@ impl Project {
     }
 
     pub fn with_config(config: EmulatorConfig) -> Project {
-        let emulator = Emulator::start(config).unwrap_or_else(|e| panic!("emulator: {e}"));
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let emulator = Emulator::start(config).expect("emulator");
+        let dir = tempfile::tempdir().expect("tempdir");
         Project {
             emulator,
             dir,
@@ -154,4 +154,91 @@ pub fn ids_of(instances: &[EmuInstance]) -> Vec<String> {
     let mut ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     ids.sort();
     ids
+}
+
+/// A `dcs-reconcile emulator` process, killed when dropped.
+pub struct EmulatorProcess {
+    pub child: std::process::Child,
+    /// The URL from its first line.
+    pub url: String,
+    /// Its first line.
+    pub banner: String,
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `dcs-reconcile emulator --listen 127.0.0.1:0 <args>` and reads its first line.
+pub fn spawn_emulator(args: &[&std::ffi::OsStr]) -> EmulatorProcess {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let mut banner = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut banner);
+    }
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!url.is_empty(), "no URL in the emulator's banner: {banner}");
+    EmulatorProcess { child, url, banner }
+}
+
+/// Runs `dcs-reconcile <args>` on a pseudo-terminal (via `script`, util-linux) in `dir` with
+/// `env`; once `ready()` holds (or after 20 s), waits a little and types `input` (nothing when
+/// `None`).
+pub fn run_on_terminal(
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    input: Option<&str>,
+    ready: impl Fn() -> bool,
+) -> Run {
+    use std::time::{Duration, Instant};
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command = format!("{} {}", bin(), quoted.join(" "));
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .expect("`script` (util-linux) is needed for this test");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    if let (Some(stdin), Some(input)) = (child.stdin.as_mut(), input) {
+        use std::io::Write;
+        let _ = stdin.write_all(format!("{input}\n").as_bytes());
+    }
+    let out = child.wait_with_output().expect("script runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
