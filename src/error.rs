@@ -88,12 +88,12 @@ pub enum Error {
     /// A saved plan (or the plan shown before the prompt) no longer matches the live
     /// instances; nothing was deleted.
     #[error(
-        "the saved plan {plan} is stale ({} of its {planned} deletions changed); nothing was \
-         deleted. Run plan again and review the new plan.",
+        "the {plan} is stale ({} of its {planned} deletions changed); nothing was deleted. Run \
+         plan again and review the new plan.",
         changes.len()
     )]
     StalePlan {
-        /// The plan file, or a description of the plan.
+        /// `saved plan FILE`, or `plan shown before the prompt`.
         plan: String,
         /// How many deletions it planned.
         planned: usize,
@@ -112,6 +112,25 @@ pub enum Error {
         total: usize,
         /// The instances whose deletion failed or was not attempted (`name (id)`).
         failed: Vec<String>,
+    },
+
+    /// A signal stopped `apply`: exit 4 once a DELETE was sent (the report says which), else
+    /// 130 (SIGINT) or 143 (SIGTERM).
+    #[error(
+        "interrupted by {signal}: {not_sent} of {total} planned deletions were not sent{}",
+        if *sent { "; deletions were sent before the signal (see above); run plan again to see what is left" } else { "; nothing was deleted" }
+    )]
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+        /// The signal's exit code (130, 143).
+        code: u8,
+        /// Whether any DELETE was sent.
+        sent: bool,
+        /// How many planned deletions were not sent.
+        not_sent: usize,
+        /// How many were planned.
+        total: usize,
     },
 
     /// `apply --wait` timed out with deleted instances still listed.
@@ -135,6 +154,8 @@ impl Error {
             Error::Guard(_) | Error::StalePlan { .. } => EXIT_GUARD,
             // Deletions were sent: never 1 ("nothing deleted").
             Error::DeleteFailed { .. } | Error::Wait(_) => EXIT_DELETE_FAILED,
+            Error::Interrupted { sent: true, .. } => EXIT_DELETE_FAILED,
+            Error::Interrupted { code, .. } => *code,
             _ => EXIT_ERROR,
         }
     }

@@ -32,6 +32,7 @@
 //! | [`api`] | signing (`api::sign`), wire bodies (`api::wire`), retries (`api::retry`), the client, IAM; knows no YAML | a retry rule |
 //! | [`emulator`] | the built-in DCS API emulator (loopback HTTP) with fault injection | |
 //! | `demo` | the self-contained walkthrough | |
+//! | `signals` | SIGINT/SIGTERM during apply: stop sending, report, exit 4 or 130/143 | |
 //! | [`util`] | neutral helpers: digests, time, durations | |
 //! | [`error`] | the one error type and the documented exit codes | an exit code |
 
@@ -50,6 +51,7 @@ mod plan;
 mod render;
 mod saved;
 mod session;
+mod signals;
 pub mod util;
 
 pub use commands::{Confirmation, Io};

@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // One worker thread besides the main one: the signal listener of `apply` runs there
+    // while the main thread waits at the prompt.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {
@@ -36,7 +39,7 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     let mut stdout = std::io::stdout();
     let mut confirm = ask_on_terminal;
-    let color = use_color(cli.color, std::io::stdout().is_terminal());
+    let color = use_color(cli.color, &std::io::stdout());
     let mut io = Io {
         out: &mut stdout,
         confirm: &mut confirm,
@@ -47,34 +50,54 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = std::io::stdout().flush();
-            eprintln!("error: {e}");
+            // Never a panic on a closed stderr: the exit code says what happened.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.exit_code())
         }
     }
 }
 
-/// Whether to colour a stream: `always`, `never`, or `auto` = a terminal without `NO_COLOR`
-/// (any non-empty value, <https://no-color.org>).
-fn use_color(choice: ColorChoice, terminal: bool) -> bool {
+/// Whether to colour a stream: `always`, `never`, or `auto`, which anstream decides as
+/// terminals do (a terminal that supports colour, unless `NO_COLOR` is set; `CLICOLOR_FORCE`).
+fn use_color<S: anstream::stream::RawStream>(choice: ColorChoice, stream: &S) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never,
     }
 }
 
-/// Asks on stderr and reads the answer from stdin, when stdin is a terminal.
+/// Asks on the terminal and reads the answer from stdin, when stdin is a terminal. The
+/// question is written to the terminal itself (not stderr), so that `apply 2>log` does not
+/// wait at an invisible prompt. Only exactly `yes` confirms.
 fn ask_on_terminal(question: &str) -> Confirmation {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Confirmation::NoTerminal;
     }
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
+    let asked = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .and_then(|mut tty| {
+            tty.write_all(question.as_bytes())
+                .and_then(|()| tty.flush())
+        });
+    if asked.is_err() {
+        let mut err = std::io::stderr();
+        let _ = err
+            .write_all(question.as_bytes())
+            .and_then(|()| err.flush());
+    }
     let mut answer = String::new();
-    match stdin.lock().read_line(&mut answer) {
-        Ok(_) if answer.trim() == "yes" => Confirmation::Yes,
-        _ => Confirmation::No,
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Confirmation::No;
+    }
+    let answer = answer.strip_suffix('\n').unwrap_or(&answer);
+    let answer = answer.strip_suffix('\r').unwrap_or(answer);
+    if answer == "yes" {
+        Confirmation::Yes
+    } else {
+        Confirmation::No
     }
 }
 
@@ -116,7 +139,7 @@ fn init_logging(cli: &Cli) {
             .with_span_list(false)
             .try_init(),
         LogFormat::Text => builder
-            .with_ansi(use_color(cli.color, std::io::stderr().is_terminal()))
+            .with_ansi(use_color(cli.color, &std::io::stderr()))
             .try_init(),
     };
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::model::Instance;
 use crate::plan::{Category, Decision, Overrides, Plan};
 use crate::render::PlanContext;
-use crate::render::json::{OverridesDoc, PlanDoc, SavedDoc};
+use crate::render::json::{InstanceDoc, OverridesDoc, PlanDoc, SavedDoc};
 use crate::util::sha256_hex;
 
 /// A saved plan, read back and checked: the typed document.
@@ -135,6 +135,17 @@ fn diff_line(name: &str, id: &str, rest: &str) -> String {
 /// manifest. Returns the decisions to apply (the saved deletions, as they are now), or why the
 /// saved plan is stale.
 pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<Decision>, Stale> {
+    check_items(&saved.doc.delete, &saved.doc.created_at, fresh, live)
+}
+
+/// [`check`] for any list of planned deletions (a saved plan's, or the plan shown before the
+/// prompt), planned at `planned_at`.
+pub fn check_items(
+    planned: &[InstanceDoc<'_>],
+    planned_at: &str,
+    fresh: &Plan,
+    live: &[Instance],
+) -> Result<Vec<Decision>, Stale> {
     let mut changes = Vec::new();
     let mut apply = Vec::new();
     let (mut then, mut now) = (String::new(), String::new());
@@ -154,7 +165,7 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
     for i in &fresh.out_of_scope {
         standing.insert(i.id.as_str(), (Category::OutOfScope, None));
     }
-    for s in &saved.doc.delete {
+    for s in planned {
         then.push_str(&diff_line(&s.name, &s.id, &format!("{}  delete", s.status)));
         let Some(current) = live_by_id.get(s.id.as_ref()) else {
             changes.push(format!("{} ({}) is gone", s.name, s.id));
@@ -193,12 +204,7 @@ pub fn check(saved: &SavedPlan, fresh: &Plan, live: &[Instance]) -> Result<Vec<D
     if changes.is_empty() {
         return Ok(apply);
     }
-    let diff = crate::render::diff::unified(
-        &then,
-        &now,
-        &format!("planned ({})", saved.doc.created_at),
-        "now",
-    );
+    let diff = crate::render::diff::unified(&then, &now, &format!("planned ({planned_at})"), "now");
     Err(Stale { changes, diff })
 }
 

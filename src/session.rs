@@ -13,6 +13,7 @@ use crate::manifest::Manifest;
 use crate::model::Instance;
 use crate::plan::{self, Overrides, Plan};
 use crate::render::PlanContext;
+use crate::render::json::InstanceDoc;
 use crate::render::report::Shown;
 use crate::saved::{self, SavedOrigin, SavedPlan, Stale};
 
@@ -171,6 +172,21 @@ impl Session {
             overrides,
             saved: None,
         })
+    }
+
+    /// After the prompt: lists again and checks that every deletion `planned` showed still
+    /// stands (not gone, renamed, declared, protected, skipped or out of scope now). The
+    /// inner `Err`: what changed.
+    pub async fn recheck(
+        &self,
+        manifest: &Manifest,
+        planned: &Planned,
+    ) -> Result<std::result::Result<(), Stale>> {
+        let live = self.client.list_instances().await?;
+        let fresh = plan_against(manifest, live.clone(), OffsetDateTime::now_utc())?;
+        let shown: Vec<InstanceDoc<'_>> =
+            planned.plan.delete.iter().map(InstanceDoc::from).collect();
+        Ok(saved::check_items(&shown, &planned.context.created_at, &fresh, &live).map(|_| ()))
     }
 
     /// Lists the live instances, re-plans them under the saved plan's own `manifest`, and

@@ -180,10 +180,10 @@ fn failed_results_in_a_200_answer_exit_4_and_name_each_instance() {
 }
 
 #[test]
-fn a_failed_delete_request_stops_the_remaining_batches() {
+fn a_delete_request_that_fails_twice_stops_the_remaining_batches() {
     let instances = generated(60);
     let p = Project::with_config(EmulatorConfig {
-        fail_delete_requests: 1,
+        fail_delete_requests: 2,
         ..signed(instances)
     });
     p.manifest("instances:\n  - name: not-there\n");
@@ -215,6 +215,28 @@ fn a_failed_delete_request_stops_the_remaining_batches() {
         "{}",
         run.stderr
     );
-    assert_eq!(p.deletes().len(), 1, "no batch is sent after a failed one");
+    assert_eq!(
+        p.deletes().len(),
+        2,
+        "the first batch once more after a listing; no batch after it"
+    );
     assert_eq!(p.live_ids().len(), 60);
+}
+
+#[test]
+fn a_failed_delete_request_that_a_listing_settles_does_not_stop_the_run() {
+    let p = Project::with_config(EmulatorConfig {
+        fail_delete_requests: 1,
+        ..signed(generated(60))
+    });
+    p.manifest("instances:\n  - name: not-there\n");
+    let run = p.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        run.stdout.ends_with("Apply complete: 60 deleted, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    let statuses: Vec<u16> = p.deletes().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 200, 200], "the failed batch once more, then the next");
+    assert!(p.live_ids().is_empty());
 }

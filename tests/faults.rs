@@ -37,7 +37,7 @@ fn a_lost_answer_with_instances_still_deleting_reports_them_deleting() {
     let run = p.run(&["apply", "--auto-approve"]).expect(0);
     assert_eq!(
         run.stdout
-            .matches("the answer was lost, but the listing shows it DELETING")
+            .matches("being deleted (the listing shows it DELETING)")
             .count(),
         3,
         "{}",
@@ -47,8 +47,8 @@ fn a_lost_answer_with_instances_still_deleting_reports_them_deleting() {
 }
 
 #[test]
-fn a_closed_connection_on_delete_leaves_instances_and_exits_4() {
-    let p = faulty(&["delete:close"], 0);
+fn a_closed_connection_on_delete_twice_leaves_instances_and_exits_4() {
+    let p = faulty(&["delete:closex2"], 0);
     p.manifest(KEEP_TWO);
     let run = p.run(&["apply", "--auto-approve"]).expect(4);
     assert_eq!(
@@ -70,7 +70,32 @@ fn a_closed_connection_on_delete_leaves_instances_and_exits_4() {
         "{}",
         run.stderr
     );
+    assert_eq!(p.deletes().len(), 2, "sent once more after a listing, then no more");
     assert_eq!(p.live_ids().len(), 5, "nothing was deleted");
+}
+
+#[test]
+fn a_closed_connection_on_delete_is_settled_and_what_is_still_there_sent_once_more() {
+    let p = faulty(&["delete:close"], 0);
+    p.manifest(KEEP_TWO);
+    let run = p.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        run.stdout.contains("Apply complete: 3 deleted, 0 failed."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("sending them once more"), "{}", run.stderr);
+    let order: Vec<&str> = p
+        .requests()
+        .iter()
+        .map(|r| r.method.as_str())
+        .skip(1)
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|m| if *m == "GET" { "GET" } else { "DELETE" })
+        .collect();
+    assert_eq!(order, ["DELETE", "GET", "DELETE"], "listed before sending again");
+    assert_eq!(p.live_ids().len(), 2);
 }
 
 #[test]
@@ -200,12 +225,26 @@ fn a_throttled_or_unavailable_delete_is_resent_because_it_was_not_processed() {
 }
 
 #[test]
-fn a_delete_answered_500_is_not_resent() {
+fn a_delete_answered_500_is_not_resent_blindly() {
     let p = faulty(&["delete:500"], 0);
     p.manifest(KEEP_TWO);
-    p.run(&["apply", "--auto-approve"]).expect(4);
-    assert_eq!(p.deletes().len(), 1);
-    assert_eq!(p.live_ids().len(), 5);
+    p.run(&["apply", "--auto-approve"]).expect(0);
+    let statuses: Vec<(String, u16)> = p
+        .requests()
+        .iter()
+        .skip(1)
+        .map(|r| (r.method.clone(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("DELETE".to_owned(), 500),
+            ("GET".to_owned(), 200),
+            ("DELETE".to_owned(), 200)
+        ],
+        "a listing settles the failed request before anything is sent again"
+    );
+    assert_eq!(p.live_ids().len(), 2);
 }
 
 #[test]

@@ -285,14 +285,15 @@ fn json_logs_are_one_object_per_line_on_stderr() {
 fn a_terminal_gets_colour_unless_no_color_is_set() {
     let p = Project::new(vec![inst("a", A), inst("b", B)]);
     p.manifest("instances:\n  - name: a\n");
-    let run = run_on_terminal(p.dir.path(), &["plan"], &p.env, None, || true);
+    let mut env = p.env.clone();
+    env.push(("TERM".to_owned(), "xterm-256color".to_owned()));
+    let run = run_on_terminal(p.dir.path(), &["plan"], &env, None, || true);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout.contains(&format!("\x1b[31m  - b  {B}")),
         "{}",
         run.stdout
     );
-    let mut env = p.env.clone();
     env.push(("NO_COLOR".to_owned(), "1".to_owned()));
     let run = run_on_terminal(p.dir.path(), &["plan"], &env, None, || true);
     assert_eq!(run.code, 0, "{run:?}");

@@ -5,21 +5,43 @@ use std::path::Path;
 
 use super::{Confirmation, Io};
 use crate::config::{ApplyConfig, ApplySource, Config, Env};
-use crate::error::{EXIT_OK, Error, Result};
+use crate::error::{EXIT_ERROR, EXIT_OK, Error, Result};
 use crate::manifest;
+use crate::manifest::Manifest;
 use crate::render::diff::unified;
 use crate::render::notes;
 use crate::render::report::{self, Reporter};
 use crate::saved;
 use crate::session::{self, Planned, Session};
+use crate::signals::Interrupt;
 
 pub(crate) async fn run(cfg: &Config, a: &ApplyConfig, env: &Env, io: &mut Io<'_>) -> Result<u8> {
     let color = io.color && !a.json;
     let confirm = &mut *io.confirm;
+    let interrupt = Interrupt::listen();
     let mut reporter = report::reporter(a.json, &mut *io.out, io.progress);
-    let result = apply(cfg, a, env, confirm, color, &mut *reporter).await;
+    let result = apply(cfg, a, env, confirm, color, &interrupt, &mut *reporter).await;
+    let result = match (result, interrupt.signal()) {
+        // A signal during planning or listing: nothing was sent.
+        (Err(e), Some(signal)) if !interrupt.was_sent() && e.exit_code() == EXIT_ERROR => {
+            tracing::warn!("{e}");
+            Err(Error::Interrupted {
+                signal: signal.name(),
+                code: signal.exit_code(),
+                sent: false,
+                not_sent: 0,
+                total: 0,
+            })
+        }
+        (result, _) => result,
+    };
     if let Err(e) = reporter.finish(&result) {
-        return Err(report::write_error(e));
+        if interrupt.was_sent() {
+            // Deletions were sent: the exit code stays the outcome's, never 1.
+            tracing::error!("could not write the report: {e}");
+        } else {
+            return Err(report::write_error(e));
+        }
     }
     result
 }
@@ -31,21 +53,33 @@ async fn apply(
     env: &Env,
     confirm: &mut dyn FnMut(&str) -> Confirmation,
     color: bool,
+    interrupt: &Interrupt,
     reporter: &mut dyn Reporter,
 ) -> Result<u8> {
-    let (session, mut planned) = match &a.source {
+    let (session, mut planned, manifest) = match &a.source {
         ApplySource::Manifest(choice) => {
             let manifest = manifest::load(choice.path())?;
             let session = Session::open(cfg, &session::target_of(&manifest), env).await?;
             let planned = session.plan(&manifest, a.overrides).await?;
-            (session, planned)
+            (session, planned, Some(manifest))
         }
         ApplySource::Saved { plan, manifest } => {
-            saved_plan(cfg, a, env, plan, manifest.as_deref(), reporter).await?
+            let (session, planned) =
+                saved_plan(cfg, a, env, plan, manifest.as_deref(), reporter).await?;
+            (session, planned, None)
         }
     };
     planned.context.color = color;
-    tail(&session, &planned, a, confirm, reporter).await
+    tail(
+        &session,
+        &planned,
+        manifest.as_ref(),
+        a,
+        confirm,
+        interrupt,
+        reporter,
+    )
+    .await
 }
 
 /// `apply --plan FILE`: the saved plan re-checked against the live instances.
@@ -100,7 +134,7 @@ async fn saved_plan(
                 .stale(&origin, &stale)
                 .map_err(report::write_error)?;
             Err(Error::StalePlan {
-                plan: origin,
+                plan: format!("saved plan {origin}"),
                 planned: saved.doc.delete.len(),
                 changes: stale.changes,
             })
@@ -108,12 +142,15 @@ async fn saved_plan(
     }
 }
 
-/// The tail both plan sources share: show, guard, confirm, delete, wait, report.
+/// The tail both plan sources share: show, guard, confirm (and list again), delete, wait,
+/// report. `manifest` is set for a fresh plan, which is checked again after the prompt.
 async fn tail(
     session: &Session,
     planned: &Planned,
+    manifest: Option<&Manifest>,
     a: &ApplyConfig,
     confirm: &mut dyn FnMut(&str) -> Confirmation,
+    interrupt: &Interrupt,
     reporter: &mut dyn Reporter,
 ) -> Result<u8> {
     reporter
@@ -132,7 +169,10 @@ async fn tail(
     if planned.saved.is_none() && !a.auto_approve {
         let question =
             notes::confirm_question(planned.plan.delete.len(), &planned.context.project_id);
-        match confirm(&question) {
+        interrupt.prompting(true);
+        let answer = confirm(&question);
+        interrupt.prompting(false);
+        match answer {
             Confirmation::Yes => {}
             Confirmation::No => {
                 return Err(Error::NotConfirmed(
@@ -148,33 +188,51 @@ async fn tail(
                 ));
             }
         }
+        // The world may have moved while the question was open: what was confirmed must
+        // still stand, as a saved plan's deletions must.
+        if let Some(manifest) = manifest
+            && let Err(stale) = session.recheck(manifest, planned).await?
+        {
+            let what = "plan shown before the prompt";
+            reporter.stale(what, &stale).map_err(report::write_error)?;
+            return Err(Error::StalePlan {
+                plan: what.to_owned(),
+                planned: planned.plan.delete.len(),
+                changes: stale.changes,
+            });
+        }
     }
     reporter
         .deleting(planned.plan.delete.len())
         .map_err(report::write_error)?;
     let mut write_failed = None;
-    let applied = crate::apply::apply(&planned.plan, &session.client, |i, o| {
+    let applied = crate::apply::apply(&planned.plan, &session.client, interrupt, |i, o| {
         if let Err(e) = reporter.outcome(i, o) {
             write_failed.get_or_insert(e);
         }
     })
     .await;
+    // From here on deletions may have been sent: every error below ends with the outcome's
+    // exit code (0 or 4, or 130/143 when a signal came before anything was sent), never 1.
     if let Some(e) = write_failed {
-        tracing::warn!("could not write every outcome line: {e}");
+        tracing::error!("could not write every outcome line: {e}");
     }
-    reporter.applied(&applied).map_err(report::write_error)?;
+    if let Err(e) = reporter.applied(&applied) {
+        tracing::error!("could not write the apply summary: {e}");
+    }
+    if let Some(e) = applied.error() {
+        return Err(e);
+    }
     if let Some((timeout, interval)) = a.wait {
         super::wait::wait_gone(
             &session.client,
             applied.gone_or_going(),
             timeout,
             interval,
+            interrupt,
             reporter,
         )
         .await?;
     }
-    match applied.error() {
-        Some(e) => Err(e),
-        None => Ok(EXIT_OK),
-    }
+    Ok(EXIT_OK)
 }

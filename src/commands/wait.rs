@@ -8,12 +8,32 @@ use crate::api::Client;
 use crate::error::{Error, Result};
 use crate::model::Instance;
 use crate::render::report::{self, Reporter, WaitEvent};
+use crate::signals::Interrupt;
 
 pub(crate) async fn wait_gone(
     client: &Client,
     deleted: Vec<Instance>,
     timeout: Duration,
     interval: Duration,
+    interrupt: &Interrupt,
+    reporter: &mut dyn Reporter,
+) -> Result<()> {
+    match wait(client, deleted, timeout, interval, interrupt, reporter).await {
+        Err(e @ Error::Wait(_)) => Err(e),
+        // The deletions were sent: a failing listing is "not confirmed" (exit 4), never 1.
+        Err(e) => Err(Error::Wait(format!(
+            "the deletions were sent, but --wait could not confirm them: {e}"
+        ))),
+        Ok(()) => Ok(()),
+    }
+}
+
+async fn wait(
+    client: &Client,
+    deleted: Vec<Instance>,
+    timeout: Duration,
+    interval: Duration,
+    interrupt: &Interrupt,
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     if deleted.is_empty() {
@@ -76,6 +96,17 @@ pub(crate) async fn wait_gone(
             )));
         }
         event(reporter, WaitEvent::Still(pending.len()))?;
-        tokio::time::sleep(interval.min(deadline - now)).await;
+        tokio::select! {
+            () = tokio::time::sleep(interval.min(deadline - now)) => {}
+            () = interrupt.notified() => {
+                event(reporter, WaitEvent::TimedOut)?;
+                return Err(Error::Wait(format!(
+                    "interrupted by {} while waiting: {} of {total} deleted instances are \
+                     still listed",
+                    interrupt.signal().map_or("a signal", |s| s.name()),
+                    pending.len()
+                )));
+            }
+        }
     }
 }

@@ -89,7 +89,12 @@ pub(crate) fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &Outcome) -
         Outcome::Deleted => writeln!(w, "  deleted  {name} ({id})"),
         Outcome::Deleting => writeln!(
             w,
-            "  deleted  {name} ({id}): the answer was lost, but the listing shows it DELETING"
+            "  deleted  {name} ({id}): being deleted (the listing shows it DELETING)"
+        ),
+        Outcome::Unknown(why) => writeln!(
+            w,
+            "  UNKNOWN  {name} ({id}): {}",
+            shown(&why.split_whitespace().collect::<Vec<_>>().join(" "))
         ),
         Outcome::Failed(why) | Outcome::NotAttempted(why) => writeln!(
             w,
@@ -354,6 +359,7 @@ impl Reporter for JsonReporter<'_> {
                     Outcome::Deleting => ("deleting", None),
                     Outcome::NotAttempted(why) => ("not_attempted", Some(why.as_str())),
                     Outcome::Failed(why) => ("failed", Some(why.as_str())),
+                    Outcome::Unknown(why) => ("unknown", Some(why.as_str())),
                 };
                 OutcomeDoc {
                     id: &i.id,
@@ -365,7 +371,7 @@ impl Reporter for JsonReporter<'_> {
             .collect();
         let failed = outcomes
             .iter()
-            .filter(|o| matches!(o.outcome, "failed" | "not_attempted"))
+            .filter(|o| matches!(o.outcome, "failed" | "not_attempted" | "unknown"))
             .count();
         let (exit_code, error) = match result {
             Ok(code) => (*code, None),
