@@ -6,9 +6,21 @@
 //! with the error (their outcome may be unknown: a later `plan` shows what is left) and the ids
 //! of the batches not sent are reported as not attempted.
 
-use crate::api::{Client, DELETE_BATCH_MAX, DeleteOutcome};
+use crate::api::{Client, DELETE_BATCH_MAX, ItemResult};
 use crate::model::Instance;
 use crate::plan::Plan;
+
+/// The outcome of deleting one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// `result: success`: the API accepted the deletion (it completes asynchronously); or,
+    /// after a request whose answer was lost, the instance is gone from the listing.
+    Deleted,
+    /// After a request whose answer was lost: the listing shows the instance `DELETING`.
+    Deleting,
+    /// `result: failed`, or no result for this id, or the whole request failed: the reason.
+    Failed(String),
+}
 
 /// What apply did, per planned instance, in plan order.
 #[derive(Debug, Clone, Default)]
@@ -98,9 +110,16 @@ pub async fn apply(
         }
         let ids: Vec<String> = batch.iter().map(|i| i.id.clone()).collect();
         report.requests += 1;
-        match client.delete_batch(&ids).await {
+        match client.delete_batch(&ids, false).await {
             Ok(results) => {
-                for (inst, (_, outcome)) in batch.iter().zip(results) {
+                for (inst, (_, item)) in batch.iter().zip(results) {
+                    let outcome = match item {
+                        ItemResult::Success => DeleteOutcome::Deleted,
+                        ItemResult::Failed(m) => DeleteOutcome::Failed(m),
+                        ItemResult::Absent => DeleteOutcome::Failed(
+                            "the API's answer has no result for this instance".to_owned(),
+                        ),
+                    };
                     on_outcome(inst, &outcome);
                     report.outcomes.push((inst.clone(), outcome));
                 }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::api::DeleteOutcome;
+use crate::apply::DeleteOutcome;
 use crate::model::{Entry, Instance};
 use crate::plan::{Decision, Plan};
 

@@ -353,7 +353,7 @@ async fn apply_command(cli: &Cli, args: &ApplyArgs, env: &Env, io: &mut Io<'_>) 
 
 /// The `apply --format json` document (docs/output.md).
 fn apply_json(record: &ApplyRecord, result: &Result<u8>) -> serde_json::Value {
-    use crate::api::DeleteOutcome;
+    use crate::apply::DeleteOutcome;
     let outcomes: Vec<serde_json::Value> = record
         .report
         .iter()
@@ -462,7 +462,7 @@ async fn finish(
         .filter(|(_, o)| {
             matches!(
                 o,
-                crate::api::DeleteOutcome::Deleted | crate::api::DeleteOutcome::Deleting
+                crate::apply::DeleteOutcome::Deleted | crate::apply::DeleteOutcome::Deleting
             )
         })
         .map(|(i, _)| i.clone())
