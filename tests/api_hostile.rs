@@ -262,3 +262,45 @@ fn a_proxy_never_sees_requests_to_a_plain_http_loopback_endpoint() {
     assert_eq!(proxy.connections(), 0, "the proxy was contacted");
     assert!(!p.requests().is_empty());
 }
+
+#[test]
+fn an_https_endpoint_goes_through_https_proxy_and_only_its_host_is_logged() {
+    let proxy = Server::start(|_| Reply::html(502, "no upstream"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    // `.invalid` never resolves: only the proxy is ever contacted.
+    let manifest = format!(
+        "project_id: {PID}\nendpoint: https://dcs.example.invalid\ninstances:\n  - name: k\n"
+    );
+    std::fs::write(dir.path().join("dcs.yaml"), manifest).unwrap_or_else(|e| panic!("{e}"));
+    let proxy_url = proxy
+        .url()
+        .replace("http://", "http://proxyuser:proxy-pa55@");
+    let env = [
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", "other.example.invalid"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let run = run_in(dir.path(), &["plan", "-v", "--max-retries", "0"], &env).expect(1);
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{}", run.stderr);
+    assert_eq!(requests[0].method, "CONNECT");
+    assert_eq!(requests[0].target, "dcs.example.invalid:443");
+    let port = proxy
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        run.stderr.contains(&format!("proxy=127.0.0.1:{port}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("proxy-pa55") && !run.stderr.contains("proxyuser"),
+        "{}",
+        run.stderr
+    );
+}
