@@ -14,6 +14,7 @@ use url::Url;
 use super::auth::Auth;
 use super::client::{Client, ClientOptions};
 use super::proxy;
+use super::redact::{clip, one_line};
 use super::retry::{self, retryable_status};
 use super::sign;
 use super::wire;
@@ -175,6 +176,27 @@ impl Client {
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<(String, Answer)> {
         let read = method == reqwest::Method::GET;
+        self.send_retrying(method, path, query, body, read).await
+    }
+
+    /// A `POST` that only reads (a Cloud Eye query), retried as reads are.
+    pub(super) async fn send_read(
+        &self,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<(String, Answer)> {
+        self.send_retrying(reqwest::Method::POST, path, &[], body, true)
+            .await
+    }
+
+    async fn send_retrying(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<(Vec<u8>, &str)>,
+        read: bool,
+    ) -> Result<(String, Answer)> {
         let start = Instant::now();
         let mut retries: u32 = 0;
         loop {
@@ -345,20 +367,6 @@ impl Client {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// At most `max` characters of `text`, with `…` when something was cut.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 /// `outer: inner: innermost`, without repeating a cause already in the outer message.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];
@@ -478,6 +486,5 @@ mod tests {
         assert_eq!(c.snippet(b"<html>\n502</html>"), "<html> 502</html>");
         let long = vec![b'a'; 500];
         assert_eq!(c.snippet(&long).chars().count(), 201);
-        assert_eq!(clip("ééé", 2), "éé…");
     }
 }

@@ -12,11 +12,13 @@
 //! - `list`: the paginated, bounded listing;
 //! - `delete`: the batch delete and its per-id [`ItemResult`];
 //! - `tags`: adding and removing instance tags;
+//! - [`ces`]: Cloud Eye monitoring data (how busy each instance was) for the activity guard;
 //! - [`iam`]: the project-id lookup of a region (`GET /v3/projects?name=`).
 //!
 //! Nothing here knows YAML or how plans are rendered.
 
 pub mod auth;
+pub mod ces;
 pub mod client;
 mod delete;
 mod http;

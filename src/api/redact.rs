@@ -101,6 +101,21 @@ fn hide_signatures(text: &str) -> String {
     out
 }
 
+/// `text` with every control character (newlines included) made a space.
+pub(super) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// At most `max` characters of `text`, with `…` when something was cut.
+pub(super) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +160,13 @@ mod tests {
             "signature=(redacted) SIGNATURE=(redacted) signature="
         );
         assert_eq!(r.scrub("no secrets here: ü"), "no secrets here: ü");
+    }
+
+    #[test]
+    fn text_is_clipped_on_characters_and_kept_on_one_line() {
+        assert_eq!(clip("ééé", 2), "éé…");
+        assert_eq!(clip("ab", 2), "ab");
+        assert_eq!(one_line("a\nb\rc"), "a b c");
     }
 
     #[test]
