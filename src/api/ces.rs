@@ -345,4 +345,82 @@ mod tests {
         assert_eq!(got[2].1, None, "no ops data: unknown, not idle");
         Ok(())
     }
+
+    fn aksk() -> Auth {
+        Auth::from(super::super::Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: secrecy::SecretString::from("sk-secret"),
+            security_token: None,
+        })
+    }
+
+    /// 25 instances over one day: 10 metrics a call, so 3 calls per metric; each answer
+    /// echoes one datapoint per requested instance.
+    #[tokio::test]
+    async fn the_instances_are_split_over_calls_and_put_back_together() -> Result<()> {
+        let (url, log) = super::super::testing::serve(|r| {
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            let filter = body["filter"].as_str().unwrap_or("").to_owned();
+            let metrics: Vec<serde_json::Value> = body["metrics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| {
+                    serde_json::json!({"metric_name": m["metric_name"],
+                        "dimensions": m["dimensions"],
+                        "datapoints": [{filter.clone(): 4.0, "timestamp": 1}]})
+                })
+                .collect();
+            (200, serde_json::json!({ "metrics": metrics }).to_string())
+        })
+        .await;
+        let ids: Vec<String> = (0..25).map(|n| format!("i-{n}")).collect();
+        let got = activity(
+            &url,
+            "p1",
+            &aksk(),
+            &ClientOptions::default(),
+            &ids,
+            0,
+            24 * H,
+        )
+        .await?;
+        let seen = super::super::testing::seen(&log);
+        assert_eq!(seen.len(), 6);
+        assert!(
+            seen.iter()
+                .all(|r| r.method == "POST" && r.path == "/V1.0/p1/batch-query-metric-data")
+        );
+        assert_eq!(got.len(), 25);
+        assert!(got.iter().zip(&ids).all(|((id, a), want)| id == want
+            && a.as_ref()
+                == Some(&Activity {
+                    peak_ops: 4.0,
+                    new_connections: 4.0,
+                    datapoints: 2
+                })));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_403_names_the_ces_permission() {
+        let (url, _) = super::super::testing::serve(|_| {
+            (
+                403,
+                r#"{"error_code":"CES.0050","error_msg":"denied"}"#.to_owned(),
+            )
+        })
+        .await;
+        let ids = ["i-1".to_owned()];
+        let e = activity(&url, "p1", &aksk(), &ClientOptions::default(), &ids, 0, H)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("lacks the IAM permission `ces:metricData:list` in project p1"),
+            "{e}"
+        );
+    }
 }

@@ -29,6 +29,8 @@ pub mod redact;
 pub mod retry;
 pub mod sign;
 mod tags;
+#[cfg(test)]
+mod testing;
 pub mod wire;
 
 pub use auth::{Auth, Credentials, mask};

@@ -11,7 +11,8 @@
 pub struct ProxySetting {
     /// The variable it came from.
     pub variable: &'static str,
-    /// The proxy URL as given (it may hold a user and password: never shown).
+    /// The proxy URL, `http://` prepended when it has no scheme, as curl does (it may hold a
+    /// user and password: never shown).
     pub url: String,
     /// `host[:port]` of the proxy, the only part that is logged.
     pub host: String,
@@ -42,6 +43,7 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<ProxySetting> {
         .or_else(|| set("all_proxy"))
         .or_else(|| set("ALL_PROXY"))?;
     let no_proxy = set("no_proxy").or_else(|| set("NO_PROXY")).map(|(_, v)| v);
+    let url = with_scheme(&url);
     Some(ProxySetting {
         variable,
         host: host_of(&url),
@@ -50,15 +52,18 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<ProxySetting> {
     })
 }
 
-/// `host[:port]` of a proxy URL (`http://` assumed when it has no scheme, as curl does),
-/// without any user or password; `(unparsable)` when it is not a URL.
-fn host_of(raw: &str) -> String {
-    let with_scheme = if raw.contains("://") {
+fn with_scheme(raw: &str) -> String {
+    if raw.contains("://") {
         raw.to_owned()
     } else {
         format!("http://{raw}")
-    };
-    match url::Url::parse(&with_scheme) {
+    }
+}
+
+/// `host[:port]` of a proxy URL without any user or password; `(unparsable)` when it is not
+/// a URL.
+fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
         Ok(u) => match (u.host_str(), u.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
@@ -95,8 +100,12 @@ mod tests {
         );
         let p = from_env(env(&[("https_proxy", " "), ("ALL_PROXY", "all:8080")]));
         assert_eq!(
-            p.map(|p| (p.variable, p.host)),
-            Some(("ALL_PROXY", "all:8080".to_owned()))
+            p.map(|p| (p.variable, p.host, p.url)),
+            Some((
+                "ALL_PROXY",
+                "all:8080".to_owned(),
+                "http://all:8080".to_owned()
+            ))
         );
     }
 

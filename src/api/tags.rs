@@ -76,4 +76,47 @@ mod tests {
         );
         Ok(())
     }
+
+    fn client(url: url::Url) -> Result<Client> {
+        let auth = super::super::Auth::Token(secrecy::SecretString::from("tok"));
+        Client::new(
+            url,
+            "p1".to_owned(),
+            auth,
+            &super::super::ClientOptions::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_tag_action_posts_the_body_and_a_403_names_the_permission() -> Result<()> {
+        let (url, log) = super::super::testing::serve(|r| {
+            if r.path.contains("/bad/") {
+                (403, "{}".to_owned())
+            } else {
+                (204, String::new())
+            }
+        })
+        .await;
+        let c = client(url)?;
+        let tags = [("k".to_owned(), "v".to_owned())];
+        c.tag_action("i-1", false, &tags).await?;
+        let seen = super::super::testing::seen(&log);
+        assert_eq!(seen[0].method, "POST");
+        assert_eq!(seen[0].path, "/v2/p1/dcs/i-1/tags/action");
+        assert_eq!(
+            seen[0].body,
+            r#"{"action":"delete","tags":[{"key":"k","value":"v"}]}"#
+        );
+        let e = c
+            .tag_action("bad", true, &tags)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("HTTP 403") && e.contains("`dcs:tag:modify`"),
+            "{e}"
+        );
+        Ok(())
+    }
 }
