@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use crate::api::{self, Client, DELETE_BATCH_MAX};
+use crate::api::{Client, DELETE_BATCH_MAX, ItemResult};
 use crate::error::Error;
 use crate::model::Instance;
 use crate::plan::{DELETABLE_STATUSES, Plan};
@@ -128,21 +128,16 @@ fn not_processed(e: &Error) -> bool {
 }
 
 /// Sends one DELETE for `ids`; `Err` is a refusal (not processed) with its message.
-async fn send(client: &Client, ids: &[String]) -> Result<Vec<Sent>, String> {
-    match client.delete_batch(ids).await {
+async fn send(client: &Client, ids: &[String], recycle: bool) -> Result<Vec<Sent>, String> {
+    match client.delete_batch(ids, recycle).await {
         Ok(results) => {
-            let by_id: HashMap<String, api::DeleteOutcome> = results.into_iter().collect();
+            let by_id: HashMap<String, ItemResult> = results.into_iter().collect();
             Ok(ids
                 .iter()
                 .map(|id| match by_id.get(id) {
-                    Some(api::DeleteOutcome::Deleted | api::DeleteOutcome::Deleting) => Sent::Done,
-                    Some(api::DeleteOutcome::Failed(why))
-                        if why.starts_with("the API's answer has no result") =>
-                    {
-                        Sent::Unmentioned(why.clone())
-                    }
-                    Some(api::DeleteOutcome::Failed(why)) => Sent::Refused(why.clone()),
-                    None => Sent::Unmentioned(
+                    Some(ItemResult::Success) => Sent::Done,
+                    Some(ItemResult::Failed(why)) => Sent::Refused(why.clone()),
+                    Some(ItemResult::Absent) | None => Sent::Unmentioned(
                         "the API's answer has no result for this instance".to_owned(),
                     ),
                 })
@@ -200,7 +195,7 @@ async fn delete_batch(
     for round in 0..2 {
         let ids: Vec<String> = pending.iter().map(|&n| batch[n].id.clone()).collect();
         *requests += 1;
-        let sent = match send(client, &ids).await {
+        let sent = match send(client, &ids, false).await {
             Ok(sent) => sent,
             Err(refused) => {
                 for &n in &pending {

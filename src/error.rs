@@ -191,6 +191,18 @@ pub struct ApiError {
     pub hint: Option<String>,
 }
 
+impl ApiError {
+    /// Whether this is a 400 refusing the `is_recycle` field of a delete (a region that does
+    /// not know the recycle bin yet): the error names the parameter in its code or message.
+    pub fn rejects_recycle(&self) -> bool {
+        self.status == 400
+            && [&self.code, &self.message]
+                .into_iter()
+                .flatten()
+                .any(|t| t.contains("is_recycle"))
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: HTTP {}", self.method, self.url, self.status)?;
@@ -207,6 +219,30 @@ impl std::fmt::Display for ApiError {
             write!(f, "\n  hint: {h}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str, message: &str) -> ApiError {
+        ApiError {
+            method: "DELETE".to_owned(),
+            url: "u".to_owned(),
+            status,
+            code: Some(code.to_owned()),
+            message: Some(message.to_owned()),
+            request_id: None,
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn a_400_naming_is_recycle_rejects_the_recycle_bin() {
+        assert!(api(400, "DCS.4800", "Invalid is_recycle in the request.").rejects_recycle());
+        assert!(!api(400, "DCS.4800", "Invalid offset in the request.").rejects_recycle());
+        assert!(!api(500, "DCS.5000", "is_recycle broke").rejects_recycle());
     }
 }
 

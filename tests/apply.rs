@@ -232,11 +232,16 @@ fn a_failed_delete_request_that_a_listing_settles_does_not_stop_the_run() {
     p.manifest("instances:\n  - name: not-there\n");
     let run = p.run(&["apply", "--auto-approve"]).expect(0);
     assert!(
-        run.stdout.ends_with("Apply complete: 60 deleted, 0 failed.\n"),
+        run.stdout
+            .ends_with("Apply complete: 60 deleted, 0 failed.\n"),
         "{}",
         run.stdout
     );
     let statuses: Vec<u16> = p.deletes().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [500, 200, 200], "the failed batch once more, then the next");
+    assert_eq!(
+        statuses,
+        [500, 200, 200],
+        "the failed batch once more, then the next"
+    );
     assert!(p.live_ids().is_empty());
 }

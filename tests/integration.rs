@@ -45,3 +45,9 @@ mod hostile;
 
 /// Faults injected by the emulator: lost answers, throttling, gateways, torn listings.
 mod faults;
+
+/// A purpose-built HTTP server for answers the emulator should never give.
+mod server;
+
+/// The API client against hostile servers: endless listings, echoed secrets, proxies.
+mod api_hostile;

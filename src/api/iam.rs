@@ -4,21 +4,12 @@
 use serde_json::Value;
 use url::Url;
 
-use super::client::{Auth, Client, ClientOptions};
-use crate::error::{DecodeError, Error, Result};
+use super::auth::Auth;
+use super::client::{Client, ClientOptions};
+use crate::error::{Error, Result};
 
 /// The IAM permission the lookup needs.
 pub const LIST_PROJECTS_ACTION: &str = "iam:projects:list";
-
-/// The default IAM endpoint of a region; European `eu-west-1xx` regions live under
-/// `myhuaweicloud.eu`, as their DCS endpoints do.
-pub fn region_iam_endpoint(region: &str) -> String {
-    if region.starts_with("eu-west-1") {
-        format!("https://iam.{region}.myhuaweicloud.eu")
-    } else {
-        format!("https://iam.{region}.myhuaweicloud.com")
-    }
-}
 
 /// Asks IAM at `iam` for the project named `region` and returns its id. Zero or several
 /// matching projects is an error that says so. `iam` must already have passed
@@ -34,25 +25,9 @@ pub async fn project_id_of_region(
     let (url, answer) = client
         .send_with_retry(reqwest::Method::GET, "/v3/projects", &query, None)
         .await?;
-    if !(200..300).contains(&answer.status) {
-        return Err(client.api_error("GET", url, answer, LIST_PROJECTS_ACTION));
-    }
-    let trace = answer
-        .request_id
-        .as_deref()
-        .map(|r| format!(" (request id {r})"))
-        .unwrap_or_default();
-    let decode_error = |detail: String| {
-        Error::Decode(Box::new(DecodeError {
-            method: "GET".to_owned(),
-            url: url.clone(),
-            status: answer.status,
-            request_id: answer.request_id.clone(),
-            detail,
-            snippet: String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
-                .into_owned(),
-        }))
-    };
+    let (url, answer) = client.check("GET", url, answer, LIST_PROJECTS_ACTION)?;
+    let trace = answer.request_id_suffix();
+    let decode_error = |detail: String| client.decode_error("GET", &url, &answer, &detail);
     let doc: Value =
         serde_json::from_slice(&answer.body).map_err(|e| decode_error(e.to_string()))?;
     let projects = doc
@@ -74,7 +49,11 @@ pub async fn project_id_of_region(
             "GET {url}: IAM found {} projects named `{region}` ({}){trace}; choose one with \
              `project_id:`, --project-id or HUAWEICLOUD_SDK_PROJECT_ID",
             several.len(),
-            several.join(", ")
+            several
+                .iter()
+                .map(|id| client.server_text(id))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

@@ -1,21 +1,41 @@
 //! The DCS API: request signing, wire formats and the HTTP client.
 //!
+//! One job per file:
 //! - [`sign`]: `SDK-HMAC-SHA256` signing, pure functions;
+//! - [`auth`]: who requests are sent as ([`Credentials`], [`Auth`]) and the headers that prove it;
+//! - [`redact`]: scrubbing secrets out of everything the server sends back;
 //! - [`wire`]: the JSON bodies of the API, parsed tolerantly, converted to [`crate::model`] types;
 //! - [`retry`]: which failures are retried and how long to wait, pure functions;
-//! - [`client`]: the reqwest client that lists (the first page, then the others concurrently)
-//!   and batch-deletes instances;
+//! - [`proxy`]: which proxy https requests use, read from the environment as curl reads it;
+//! - [`client`]: the [`Client`] and its [`ClientOptions`];
+//! - `http`: sending, retrying, and the one mapping of a non-2xx answer to an error;
+//! - `list`: the paginated, bounded listing;
+//! - `delete`: the batch delete and its per-id [`ItemResult`];
+//! - `tags`: adding and removing instance tags;
+//! - [`ces`]: Cloud Eye monitoring data (how busy each instance was) for the activity guard;
 //! - [`iam`]: the project-id lookup of a region (`GET /v3/projects?name=`).
 //!
 //! Nothing here knows YAML or how plans are rendered.
 
+pub mod auth;
+pub mod ces;
 pub mod client;
+mod delete;
+mod http;
 pub mod iam;
+pub mod list;
+pub mod proxy;
+pub mod redact;
 pub mod retry;
 pub mod sign;
+mod tags;
+#[cfg(test)]
+mod testing;
 pub mod wire;
 
-pub use client::{Auth, Client, ClientOptions, Credentials, DeleteOutcome};
+pub use auth::{Auth, Credentials, mask};
+pub use client::{Client, ClientOptions};
+pub use delete::ItemResult;
 
 /// Page size of the listing: the API's maximum.
 pub const LIST_LIMIT: usize = 1000;

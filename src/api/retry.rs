@@ -1,10 +1,11 @@
 //! The retry policy: which failures are worth another attempt, and how long to wait.
 //!
-//! Pure functions; the client applies them. Reads (`GET`) are retried on throttling (429), server
-//! errors (500, 502, 503, 504), timeouts and connection errors. A `DELETE` is retried only when
-//! the answer proves it was not processed (429, 503): any other failure leaves its outcome
-//! unknown, and resending a batch delete blindly is exactly what must never happen; the caller
-//! lists again instead.
+//! Pure functions; the client applies them and passes the random number in. Reads (`GET`) are
+//! retried on throttling (429), server errors (500, 502, 503, 504), timeouts and connection
+//! errors. Any other request (a `DELETE`, a tag change) is retried only on 429, which the
+//! gateway sends before the request reaches the service: a 503, any other 5xx or a timeout
+//! leaves its outcome unknown, and resending a batch delete blindly is exactly what must never
+//! happen; the caller lists again instead.
 
 use std::time::Duration;
 
@@ -32,14 +33,34 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Whether an answer with HTTP `status` to a read (`GET`) or a delete is worth retrying.
+/// Whether an answer with HTTP `status` to a read (`GET`) or a write (a delete) is worth
+/// retrying.
 pub fn retryable_status(status: u16, read: bool) -> bool {
     if read {
         matches!(status, 429 | 500 | 502 | 503 | 504)
     } else {
-        // The request was refused before it was processed: safe to send again.
-        matches!(status, 429 | 503)
+        // Throttled by the gateway, before the service saw it: safe to send again. A 503 may
+        // come from the service itself after it acted, so it is not.
+        status == 429
     }
+}
+
+/// The wait before the next attempt, or `None` to give up: after `retries_done` retries and
+/// `elapsed` since the first attempt, with the server's `Retry-After` and `random` in
+/// `[0, 1)` for the jitter. Gives up when `max_retries` retries were made or when waiting would
+/// pass the `deadline`.
+pub fn next_delay(
+    policy: &RetryPolicy,
+    retries_done: u32,
+    elapsed: Duration,
+    retry_after: Option<Duration>,
+    random: f64,
+) -> Option<Duration> {
+    if retries_done >= policy.max_retries {
+        return None;
+    }
+    let delay = backoff(policy, retries_done, retry_after, random);
+    (elapsed.saturating_add(delay) <= policy.deadline).then_some(delay)
 }
 
 /// The wait before retry number `attempt` (0 for the first retry): exponential from
@@ -74,16 +95,10 @@ pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Durat
     Some(Duration::try_from(date - now).unwrap_or(Duration::ZERO))
 }
 
-/// A cheap jitter source in `[0, 1)`: not random enough for cryptography, plenty to keep
+/// A random number in `[0, 1)` for the jitter: not for cryptography, plenty to keep
 /// concurrent clients from retrying in step.
 pub fn jitter() -> f64 {
-    let nanos = time::OffsetDateTime::now_utc().nanosecond();
-    // xorshift of the clock's nanoseconds.
-    let mut x = u64::from(nanos) ^ 0x9E37_79B9_7F4A_7C15;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    (x % 1_000_000) as f64 / 1_000_000.0
+    fastrand::f64()
 }
 
 #[cfg(test)]
@@ -108,8 +123,7 @@ mod tests {
             assert!(!retryable_status(s, true), "{s}");
         }
         assert!(retryable_status(429, false));
-        assert!(retryable_status(503, false));
-        for s in [500, 502, 504, 400] {
+        for s in [500, 502, 503, 504, 400] {
             assert!(
                 !retryable_status(s, false),
                 "a delete answered {s} may have happened"
@@ -163,10 +177,29 @@ mod tests {
     }
 
     #[test]
-    fn jitter_is_in_range() {
-        for _ in 0..100 {
-            let j = jitter();
-            assert!((0.0..1.0).contains(&j), "{j}");
-        }
+    fn retries_stop_at_the_count_and_at_the_deadline() {
+        let p = policy();
+        let zero = Duration::ZERO;
+        assert_eq!(
+            next_delay(&p, 0, zero, None, 0.0),
+            Some(Duration::from_millis(50))
+        );
+        assert_eq!(
+            next_delay(&p, 4, zero, None, 0.0),
+            Some(Duration::from_millis(800))
+        );
+        assert_eq!(next_delay(&p, 5, zero, None, 0.0), None, "max_retries");
+        // 9.9 s elapsed + 50 ms is still inside the 10 s deadline; 9.99 s + 50 ms is not.
+        assert!(next_delay(&p, 0, Duration::from_millis(9_900), None, 0.0).is_some());
+        assert_eq!(
+            next_delay(&p, 0, Duration::from_millis(9_990), None, 0.0),
+            None
+        );
+        assert_eq!(next_delay(&p, 0, Duration::MAX, None, 0.0), None);
+        // The random number moves the wait within [half, all) of the exponential value.
+        assert_eq!(
+            next_delay(&p, 1, zero, None, 0.5),
+            Some(Duration::from_millis(150))
+        );
     }
 }

@@ -16,7 +16,8 @@
 //!    `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hash>` is signed with HMAC-SHA256 keyed by the SK.
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use sha2::Sha256;
 
 /// The name of the signing algorithm, first word of the `Authorization` header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -40,44 +41,22 @@ pub struct SignInput<'a> {
     pub body: &'a [u8],
 }
 
+/// Every byte but the RFC 3986 unreserved characters `A-Z a-z 0-9 - _ . ~` is encoded.
+const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes `s` keeping only RFC 3986 unreserved characters (`A-Z a-z 0-9 - _ . ~`).
 /// Bytes are encoded as `%XX` with upper-case hex; a space becomes `%20`, never `+`.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    utf8_percent_encode(s, ENCODE).to_string()
 }
-
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Decodes `%XX` sequences (invalid ones are kept as they are). `+` stays `+`.
 pub fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hi = char::from(bytes[i + 1]).to_digit(16);
-            let lo = char::from(bytes[i + 2]).to_digit(16);
-            if let (Some(hi), Some(lo)) = (hi, lo) {
-                // Both digits are < 16, so the value fits in a byte.
-                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The canonical URI: decoded, each segment re-encoded, always ending in `/`.
@@ -117,10 +96,7 @@ pub fn signed_header_names(headers: &[(String, String)]) -> Vec<String> {
     names
 }
 
-/// Lower-hex SHA-256 of `data`.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+pub use crate::util::sha256_hex;
 
 fn header_value<'h>(headers: &'h [(String, String)], lower_name: &str) -> Option<&'h str> {
     headers

@@ -2,8 +2,10 @@
 //!
 //! Huawei asks clients to ignore unknown fields, and real answers mix types (numbers where the
 //! model says string, `null` where a value is expected, `no_password_access` as string or bool).
-//! Only `instance_id`, `name` and `status` are required; every other field the tool reads is
-//! accepted as a string, number, bool or null, and anything else in its place is ignored.
+//! Only `instance_id` (not empty), `name` and `status` are required; every other field the tool
+//! reads is accepted as a string, number, bool or null, and anything else in its place is
+//! ignored. `charging_mode` is the exception that is read strictly: only the JSON integers 0 and
+//! 1 count, anything else is unknown (`None`), never coerced, because the planner decides on it.
 
 use std::fmt;
 
@@ -30,7 +32,8 @@ pub struct ListResponse {
 /// and its output use.
 #[derive(Debug, Deserialize)]
 pub struct WireInstance {
-    /// `instance_id`.
+    /// `instance_id`; an empty one makes the page unreadable.
+    #[serde(deserialize_with = "non_empty_id")]
     pub instance_id: String,
     /// `name`.
     pub name: String,
@@ -39,8 +42,8 @@ pub struct WireInstance {
     /// `created_at`.
     #[serde(default, deserialize_with = "lenient_string")]
     pub created_at: Option<String>,
-    /// `charging_mode` (0 or 1).
-    #[serde(default, deserialize_with = "lenient_i64")]
+    /// `charging_mode`: 0 or 1 when the answer says exactly that, else `None`.
+    #[serde(default, deserialize_with = "strict_billing")]
     pub charging_mode: Option<i64>,
     /// `spec_code`.
     #[serde(default, deserialize_with = "lenient_string")]
@@ -107,6 +110,9 @@ fn compact_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Instance>, D
 pub struct BatchDeleteBody {
     /// The ids to delete, at most 50.
     pub instances: Vec<String>,
+    /// `true`: to the recycle bin. Not sent when `None` (the body is then exactly the SDK's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_recycle: Option<bool>,
 }
 
 /// Answer of `DELETE /v2/{project_id}/instances`.
@@ -225,8 +231,64 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(LenientString)
 }
 
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(lenient_string(d)?.and_then(|s| s.trim().parse::<i64>().ok()))
+fn non_empty_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let id = String::deserialize(d)?;
+    if id.trim().is_empty() {
+        return Err(de::Error::custom("an instance has an empty `instance_id`"));
+    }
+    Ok(id)
+}
+
+/// `charging_mode`: `Some` only for the JSON integers 0 and 1; any other value (null, 1.5,
+/// true, "1", 2, an object) is consumed and gives `None`.
+struct StrictBilling;
+
+impl<'de> Visitor<'de> for StrictBilling {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(matches!(v, 0 | 1).then_some(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(match v {
+            0 => Some(0),
+            1 => Some(1),
+            _ => None,
+        })
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(StrictBilling)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+fn strict_billing<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_any(StrictBilling)
 }
 
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -300,8 +362,8 @@ mod tests {
         let page: ListResponse = serde_json::from_slice(body)?;
         assert_eq!(page.instance_num, Some(2));
         let all = page.instances;
-        assert_eq!(all[0].charging_mode, Some(1));
-        assert!(all[0].is_prepaid());
+        // A string is not the integer the planner decides on: unknown, not prepaid.
+        assert_eq!(all[0].charging_mode, None);
         assert_eq!(all[1].charging_mode, None);
         assert_eq!(all[1].created_at, None);
         Ok(())
@@ -323,6 +385,49 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("missing field `status`"));
+    }
+
+    #[test]
+    fn charging_mode_is_only_ever_the_integers_0_and_1() -> Result<(), serde_json::Error> {
+        let mode = |v: &str| -> Result<Option<i64>, serde_json::Error> {
+            let body = format!(
+                r#"{{"instances":[{{"instance_id":"a","name":"n","status":"RUNNING","charging_mode":{v}}}]}}"#
+            );
+            let page: ListResponse = serde_json::from_str(&body)?;
+            Ok(page.instances.first().and_then(|i| i.charging_mode))
+        };
+        assert_eq!(mode("0")?, Some(0));
+        assert_eq!(mode("1")?, Some(1));
+        for v in [
+            "null",
+            "1.5",
+            "1.0",
+            "true",
+            "false",
+            r#""1""#,
+            r#""0""#,
+            "2",
+            "-1",
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
+            assert_eq!(mode(v)?, None, "charging_mode {v}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_or_missing_instance_id_makes_the_page_unreadable() {
+        for inst in [
+            r#"{"instance_id":"","name":"n","status":"RUNNING"}"#,
+            r#"{"instance_id":"  ","name":"n","status":"RUNNING"}"#,
+            r#"{"name":"n","status":"RUNNING"}"#,
+            r#"{"instance_id":null,"name":"n","status":"RUNNING"}"#,
+        ] {
+            let body = format!(r#"{{"instances":[{inst}]}}"#);
+            let err = serde_json::from_str::<ListResponse>(&body).err();
+            assert!(err.is_some(), "{inst} was accepted");
+        }
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! Scrubbing secrets out of text that came from the server.
+//!
+//! A gateway may echo the request headers back (in `error_msg`, in an HTML error page, in a
+//! request id), and an "unknown AK" message names the AK. Every piece of server text goes
+//! through [`Redactor::scrub`] before it becomes part of an error or a log line: each
+//! occurrence of the SK, the security token, the auth token and any extra secret becomes
+//! `(redacted)`, the full AK becomes the masked AK, and the value after `Signature=` becomes
+//! `(redacted)`. Percent-encoded copies of the secrets are scrubbed too.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::auth::{Auth, mask};
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "(redacted)";
+
+/// The secrets of one client and what each is replaced with. `Debug` shows only how many.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// (secret, replacement), longest secret first so that a secret containing another is
+    /// replaced whole.
+    secrets: Vec<(SecretString, String)>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// The secrets of `auth` (SK, security token, auth token; the AK is replaced by its masked
+    /// form) plus `extra` ones.
+    pub fn new(auth: &Auth, extra: &[SecretString]) -> Redactor {
+        let mut secrets: Vec<(SecretString, String)> = Vec::new();
+        let mut add = |secret: &str, replacement: String| {
+            if secret.is_empty() {
+                return;
+            }
+            let encoded = super::sign::encode(secret);
+            if encoded != secret {
+                secrets.push((SecretString::from(encoded), replacement.clone()));
+            }
+            secrets.push((SecretString::from(secret.to_owned()), replacement));
+        };
+        match auth {
+            Auth::AkSk(c) => {
+                add(c.sk.expose_secret(), REDACTED.to_owned());
+                if let Some(t) = &c.security_token {
+                    add(t.expose_secret(), REDACTED.to_owned());
+                }
+                add(&c.ak, mask(&c.ak));
+            }
+            Auth::Token(t) => add(t.expose_secret(), REDACTED.to_owned()),
+        }
+        for s in extra {
+            add(s.expose_secret(), REDACTED.to_owned());
+        }
+        secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.expose_secret().len()));
+        Redactor { secrets }
+    }
+
+    /// `text` with every secret replaced and every `Signature=` value hidden.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (secret, replacement) in &self.secrets {
+            let secret = secret.expose_secret();
+            if out.contains(secret) {
+                out = out.replace(secret, replacement);
+            }
+        }
+        hide_signatures(&out)
+    }
+}
+
+/// Replaces the value after each `Signature=` (any case) with [`REDACTED`]: the signature
+/// proves nothing to a reader, but it is the output of the SK and is never shown.
+fn hide_signatures(text: &str) -> String {
+    const KEY: &str = "signature=";
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(KEY) {
+        let value_start = from + found + KEY.len();
+        let value_len = text[value_start..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(text.len() - value_start);
+        out.push_str(&text[rest..value_start]);
+        if value_len > 0 {
+            out.push_str(REDACTED);
+        }
+        rest = value_start + value_len;
+        from = rest;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// `text` with every control character (newlines included) made a space.
+pub(super) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// At most `max` characters of `text`, with `…` when something was cut.
+pub(super) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::auth::Credentials;
+
+    fn aksk() -> Auth {
+        Auth::from(Credentials {
+            ak: "AKEXAMPLE1234567890A".to_owned(),
+            sk: SecretString::from("SK-secret/with+chars"),
+            security_token: Some(SecretString::from("tok=en/value")),
+        })
+    }
+
+    #[test]
+    fn every_secret_and_its_encoded_form_is_scrubbed() {
+        let r = Redactor::new(&aksk(), &[SecretString::from("plan-key-42")]);
+        let text = "sk SK-secret/with+chars enc SK-secret%2Fwith%2Bchars tok tok=en/value \
+                    tok%3Den%2Fvalue ak AKEXAMPLE1234567890A key plan-key-42";
+        let out = r.scrub(text);
+        for s in [
+            "SK-secret",
+            "tok=en",
+            "tok%3D",
+            "AKEXAMPLE1234567890A",
+            "plan-key",
+        ] {
+            assert!(!out.contains(s), "{s} in {out}");
+        }
+        assert!(out.contains("ak AKEX…890A"), "{out}");
+        assert!(!format!("{r:?}").contains("SK-secret"));
+    }
+
+    #[test]
+    fn signatures_are_hidden_in_any_case() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.scrub("SDK-HMAC-SHA256 Access=x, SignedHeaders=host, Signature=0a1b2c; next"),
+            "SDK-HMAC-SHA256 Access=x, SignedHeaders=host, Signature=(redacted); next"
+        );
+        assert_eq!(
+            r.scrub("signature=ab SIGNATURE=cd signature="),
+            "signature=(redacted) SIGNATURE=(redacted) signature="
+        );
+        assert_eq!(r.scrub("no secrets here: ü"), "no secrets here: ü");
+    }
+
+    #[test]
+    fn text_is_clipped_on_characters_and_kept_on_one_line() {
+        assert_eq!(clip("ééé", 2), "éé…");
+        assert_eq!(clip("ab", 2), "ab");
+        assert_eq!(one_line("a\nb\rc"), "a b c");
+    }
+
+    #[test]
+    fn a_token_is_scrubbed_and_an_empty_secret_ignored() {
+        let r = Redactor::new(
+            &Auth::Token(SecretString::from("MIItoken")),
+            &[SecretString::from(String::new())],
+        );
+        assert_eq!(
+            r.scrub("X-Auth-Token: MIItoken!"),
+            "X-Auth-Token: (redacted)!"
+        );
+    }
+}
