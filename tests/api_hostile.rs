@@ -252,7 +252,7 @@ fn a_delete_answer_without_results_is_not_taken_for_success() {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("no result for this instance"), "{all}");
     assert!(
-        all.contains("UNKNOWN  gone-1 (gone-1): outcome unknown"),
+        all.contains("UNKNOWN  n-gone-1 (gone-1): outcome unknown"),
         "{all}"
     );
     let body = server
