@@ -1,0 +1,156 @@
+//! `scope:`, `protect:` and `guards:`.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::present;
+use super::scalar::{Id, NonEmpty, Parsed, Scalar};
+use crate::model::{Guards, Limit, NameGlob, NameRegex, ProtectRule, Scope};
+
+/// `scope:`: every selector given must match for an instance to be managed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScope {
+    #[serde(default, deserialize_with = "present")]
+    name_prefix: Option<NonEmpty>,
+    #[serde(default, deserialize_with = "present")]
+    name_regex: Option<Parsed<NameRegex>>,
+    #[serde(default, deserialize_with = "present")]
+    enterprise_project_id: Option<Id>,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<TagMap>,
+}
+
+impl RawScope {
+    pub(super) fn into_scope(self) -> Scope {
+        Scope {
+            name_prefix: self.name_prefix.map(|p| p.0),
+            name_regex: self.name_regex.map(|r| r.0),
+            enterprise_project_id: self.enterprise_project_id.map(|e| e.0),
+            tags: self.tags.map(|t| t.0).unwrap_or_default(),
+        }
+    }
+}
+
+/// `guards:`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGuards {
+    #[serde(default, deserialize_with = "present")]
+    max_delete: Option<Parsed<Limit>>,
+    #[serde(default, deserialize_with = "present")]
+    min_age: Option<Parsed<std::time::Duration>>,
+    #[serde(default, deserialize_with = "present")]
+    allow_empty: Option<bool>,
+}
+
+impl RawGuards {
+    pub(super) fn into_guards(self) -> Guards {
+        Guards {
+            max_delete: self.max_delete.map(|m| m.0),
+            min_age: self.min_age.map(|m| m.0),
+            allow_empty: self.allow_empty.unwrap_or(false),
+        }
+    }
+}
+/// `{key: value, …}` with scalar values, as ordered pairs.
+pub(super) struct TagMap(pub(super) Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for TagMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of tag keys to values, e.g. {owner: platform}")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<TagMap, A::Error> {
+                let mut tags: Vec<(String, String)> = Vec::new();
+                while let Some(key) = map.next_key::<Scalar>()? {
+                    let value: Scalar = map.next_value()?;
+                    if tags.iter().any(|(k, _)| *k == key.0) {
+                        return Err(de::Error::custom(format!("tag `{}` is given twice", key.0)));
+                    }
+                    tags.push((key.0, value.0));
+                }
+                if tags.is_empty() {
+                    return Err(de::Error::custom("the tag mapping is empty"));
+                }
+                Ok(TagMap(tags))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `protect:`: a list of rules, each with exactly one of `name`, `id`, `tag`.
+pub(super) struct ProtectList(pub(super) Vec<ProtectRule>);
+
+impl<'de> Deserialize<'de> for ProtectList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProtectList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of protect rules, each `name: GLOB`, `id: ID` or `tag: {k: v}`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<ProtectList, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(rule) = seq.next_element::<ProtectItem>()? {
+                    rules.push(rule.0);
+                }
+                Ok(ProtectList(rules))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+pub(super) struct ProtectItem(pub(super) ProtectRule);
+
+impl<'de> Deserialize<'de> for ProtectItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProtectItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a protect rule: `name: GLOB`, `id: ID` or `tag: {k: v}`")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ProtectItem, A::Error> {
+                let mut rule: Option<ProtectRule> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let next = match key.as_str() {
+                        "name" => ProtectRule::Name(map.next_value::<Parsed<NameGlob>>()?.0),
+                        "id" => ProtectRule::Id(map.next_value::<NonEmpty>()?.0),
+                        "tag" => ProtectRule::Tag(map.next_value::<TagMap>()?.0),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown key `{other}` in a protect rule; expected `name`, `id` or `tag`"
+                            )));
+                        }
+                    };
+                    if rule.is_some() {
+                        return Err(de::Error::custom(
+                            "a protect rule has exactly one of `name`, `id` or `tag`; write one rule per item",
+                        ));
+                    }
+                    rule = Some(next);
+                }
+                rule.map(ProtectItem)
+                    .ok_or_else(|| de::Error::custom("a protect rule needs `name`, `id` or `tag`"))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
