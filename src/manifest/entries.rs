@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::scalar::{EntryId, EntryName, Text};
 use crate::model::Entry;
 
 /// The `instances:` list, validated while it is read so that errors carry the line.
@@ -84,15 +85,11 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
             if slot.is_some() {
                 return Err(de::Error::custom(format!("`{key}` is given twice")));
             }
-            let value: String = map.next_value()?;
-            if value.trim().is_empty() {
-                return Err(de::Error::custom(format!("`{key}` is empty")));
-            }
-            if value.trim() != value {
-                return Err(de::Error::custom(format!(
-                    "`{key}` has leading or trailing spaces: {value:?}"
-                )));
-            }
+            let value = if key == "id" {
+                map.next_value::<Text<EntryId>>()?.0
+            } else {
+                map.next_value::<Text<EntryName>>()?.0
+            };
             *slot = Some(value);
         }
         let index = self.index;

@@ -36,6 +36,7 @@ pub use limits::MAX_MANIFEST_BYTES;
 use entries::Instances;
 use limits::{MAX_FLOW_DEPTH, is_empty_document, too_deep};
 use rules::{ProtectList, RawGuards, RawScope};
+use scalar::{Endpoint, ProjectId, Region, Text};
 
 /// Keys that would hold a secret. The manifest lives in Git, so any of them, even with an empty
 /// or null value, is refused with a pointer to where credentials go. They are deliberately not
@@ -166,20 +167,11 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
                 .to_owned(),
         )
     })?;
-    for (key, value) in [
-        ("project_id", &raw.project_id),
-        ("region", &raw.region),
-        ("endpoint", &raw.endpoint),
-    ] {
-        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            return Err(fail(display, format!("`{key}` is empty")));
-        }
-    }
     Ok(Manifest {
         path: path.to_path_buf(),
-        project_id: raw.project_id,
-        region: raw.region,
-        endpoint: raw.endpoint,
+        project_id: raw.project_id.map(|v| v.0),
+        region: raw.region.map(|v| v.0),
+        endpoint: raw.endpoint.map(|v| v.0),
         instances: instances.0,
         rules: Rules {
             scope: match raw.scope.map(RawScope::into_scope) {
@@ -253,11 +245,11 @@ fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
 #[serde(deny_unknown_fields)]
 struct RawManifest {
     #[serde(default, deserialize_with = "present")]
-    project_id: Option<String>,
+    project_id: Option<Text<ProjectId>>,
     #[serde(default, deserialize_with = "present")]
-    region: Option<String>,
+    region: Option<Text<Region>>,
     #[serde(default, deserialize_with = "present")]
-    endpoint: Option<String>,
+    endpoint: Option<Text<Endpoint>>,
     instances: Option<Instances>,
     #[serde(default, deserialize_with = "present")]
     scope: Option<RawScope>,

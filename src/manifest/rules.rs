@@ -6,19 +6,22 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::present;
-use super::scalar::{Id, NonEmpty, Parsed, Scalar};
-use crate::model::{Guards, Limit, NameGlob, NameRegex, ProtectRule, Scope};
+use super::scalar::{
+    EnterpriseProject, NamePrefix, Parsed, ProtectGlob, ProtectId, ScopeRegex, TagKey, TagValue,
+    Text,
+};
+use crate::model::{Guards, Limit, ProtectRule, Scope};
 
 /// `scope:`: every selector given must match for an instance to be managed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawScope {
     #[serde(default, deserialize_with = "present")]
-    name_prefix: Option<NonEmpty>,
+    name_prefix: Option<Text<NamePrefix>>,
     #[serde(default, deserialize_with = "present")]
-    name_regex: Option<Parsed<NameRegex>>,
+    name_regex: Option<Text<ScopeRegex>>,
     #[serde(default, deserialize_with = "present")]
-    enterprise_project_id: Option<Id>,
+    enterprise_project_id: Option<Text<EnterpriseProject>>,
     #[serde(default, deserialize_with = "present")]
     tags: Option<TagMap>,
 }
@@ -55,7 +58,7 @@ impl RawGuards {
         }
     }
 }
-/// `{key: value, …}` with scalar values, as ordered pairs.
+/// `{key: value, …}` with scalar values, as ordered pairs of their source text.
 pub(super) struct TagMap(pub(super) Vec<(String, String)>);
 
 impl<'de> Deserialize<'de> for TagMap {
@@ -71,10 +74,13 @@ impl<'de> Deserialize<'de> for TagMap {
                 mut map: A,
             ) -> std::result::Result<TagMap, A::Error> {
                 let mut tags: Vec<(String, String)> = Vec::new();
-                while let Some(key) = map.next_key::<Scalar>()? {
-                    let value: Scalar = map.next_value()?;
+                while let Some(key) = map.next_key::<Text<TagKey>>()? {
+                    let value: Text<TagValue> = map.next_value()?;
                     if tags.iter().any(|(k, _)| *k == key.0) {
-                        return Err(de::Error::custom(format!("tag `{}` is given twice", key.0)));
+                        return Err(de::Error::custom(format!(
+                            "tag {} is given twice",
+                            super::scalar::escaped(&key.0)
+                        )));
                     }
                     tags.push((key.0, value.0));
                 }
@@ -131,8 +137,8 @@ impl<'de> Deserialize<'de> for ProtectItem {
                 let mut rule: Option<ProtectRule> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let next = match key.as_str() {
-                        "name" => ProtectRule::Name(map.next_value::<Parsed<NameGlob>>()?.0),
-                        "id" => ProtectRule::Id(map.next_value::<NonEmpty>()?.0),
+                        "name" => ProtectRule::Name(map.next_value::<Text<ProtectGlob>>()?.0),
+                        "id" => ProtectRule::Id(map.next_value::<Text<ProtectId>>()?.0),
                         "tag" => ProtectRule::Tag(map.next_value::<TagMap>()?.0),
                         other => {
                             return Err(de::Error::custom(format!(

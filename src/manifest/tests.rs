@@ -1,5 +1,6 @@
 use super::limits::too_deep;
 use super::*;
+use crate::model::ProtectRule;
 
 fn parse_str(text: &str) -> Result<Manifest> {
     parse(text.as_bytes(), Path::new("dcs.yaml"))
@@ -216,5 +217,192 @@ fn hash_is_of_the_exact_bytes() -> Result<()> {
     let b = parse_str("instances: []\n# comment\n")?;
     assert_ne!(a.sha256, b.sha256);
     assert_eq!(a.sha256, crate::api::sign::sha256_hex(b"instances: []\n"));
+    Ok(())
+}
+
+#[test]
+fn invisible_characters_are_refused_in_names_prefixes_globs_and_ids_with_the_value_escaped() {
+    for (text, location, shown) in [
+        (
+            "instances:\n  - name: \"caf\\u200be\"\n",
+            "dcs.yaml:2:11: instances[0].name: `name` ",
+            "\"caf\\u{200b}e\"",
+        ),
+        (
+            "instances:\n  - name: \"\\ufeffa\"\n",
+            "dcs.yaml:2:",
+            "\"\\u{feff}a\"",
+        ),
+        (
+            "instances:\n  - name: \"a\\u202eb\"\n",
+            "dcs.yaml:2:",
+            "\"a\\u{202e}b\"",
+        ),
+        (
+            "instances:\n  - name: \"a\\eb\"\n",
+            "dcs.yaml:2:",
+            "\"a\\u{1b}b\"",
+        ),
+        (
+            "instances:\n  - name: \"a\\0b\"\n",
+            "dcs.yaml:2:",
+            "\"a\\u{0}b\"",
+        ),
+        (
+            "instances:\n  - name: \"a\\nb\"\n",
+            "dcs.yaml:2:",
+            "\"a\\nb\"",
+        ),
+        (
+            "instances:\n  - name: \"a\\u2028b\"\n",
+            "dcs.yaml:2:",
+            "\"a\\u{2028}b\"",
+        ),
+        (
+            "instances:\n  - name: a\n    id: \"x\\u200by\"\n",
+            "dcs.yaml:3:9: instances[0].id: `id` ",
+            "\"x\\u{200b}y\"",
+        ),
+        (
+            "scope:\n  name_prefix: \"ci\\u200b-\"\ninstances: []\n",
+            "dcs.yaml:2:16: scope.name_prefix: ",
+            "\"ci\\u{200b}-\"",
+        ),
+        (
+            "protect:\n  - name: \"prod\\u200b-*\"\ninstances: []\n",
+            "dcs.yaml:2:11: protect[0].name: ",
+            "\"prod\\u{200b}-*\"",
+        ),
+        (
+            "protect:\n  - id: \"x\\u00ady\"\ninstances: []\n",
+            "dcs.yaml:2:9: protect[0].id: ",
+            "\"x\\u{ad}y\"",
+        ),
+        (
+            "scope:\n  enterprise_project_id: \"0\\u200b\"\ninstances: []\n",
+            "dcs.yaml:2:26: ",
+            "\"0\\u{200b}\"",
+        ),
+        (
+            "scope:\n  tags: {\"k\\u200b\": v}\ninstances: []\n",
+            "dcs.yaml:2:10: ",
+            "\"k\\u{200b}\"",
+        ),
+        (
+            "scope:\n  name_regex: \"^a\\u200b\"\ninstances: []\n",
+            "dcs.yaml:2:15: ",
+            "\"^a\\u{200b}\"",
+        ),
+    ] {
+        let e = error_of(text);
+        assert!(e.starts_with(location), "{text}: {e}");
+        assert!(e.contains(&format!("{shown} holds U+")), "{text}: {e}");
+        assert!(e.contains("invisible or control character"), "{text}: {e}");
+        assert!(
+            !e.contains('\u{200b}') && !e.contains('\n'),
+            "{text}: {e:?}"
+        );
+    }
+    // Visible non-ASCII is fine and kept verbatim (not normalised).
+    let m = parse_str("instances:\n  - name: \"cafe\\u0301\"\n  - name: caf\u{e9}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.instances[0].name.as_deref(), Some("cafe\u{301}"));
+    assert_eq!(m.instances[1].name.as_deref(), Some("caf\u{e9}"));
+}
+
+#[test]
+fn values_compared_as_text_keep_their_source_text() -> Result<()> {
+    for v in [
+        "1.10", "True", "0x1F", "1e3", "+1", ".5", "0o17", "1.0", "007", "yes", "-0",
+    ] {
+        let m = parse_str(&format!(
+            "scope:\n  name_prefix: {v}\n  enterprise_project_id: {v}\n  tags: {{{v}: {v}}}\n\
+             protect:\n  - tag: {{keep: {v}}}\n  - id: {v}\n  - name: {v}\n\
+             instances:\n  - id: {v}\n    name: {v}\n"
+        ))?;
+        let s = &m.rules.scope;
+        assert_eq!(s.name_prefix.as_deref(), Some(v));
+        assert_eq!(s.enterprise_project_id.as_deref(), Some(v));
+        assert_eq!(s.tags, vec![(v.to_owned(), v.to_owned())]);
+        assert_eq!(
+            m.rules.protect[0],
+            ProtectRule::Tag(vec![("keep".to_owned(), v.to_owned())])
+        );
+        assert_eq!(m.rules.protect[1], ProtectRule::Id(v.to_owned()));
+        assert_eq!(m.rules.protect[2].describe(), format!("name: '{v}'"));
+        assert_eq!(m.instances[0].id.as_deref(), Some(v));
+        assert_eq!(m.instances[0].name.as_deref(), Some(v));
+    }
+    // A regex given as a number is its digits as written, not YAML's value.
+    let m = parse_str("scope:\n  name_regex: 0x1F\ninstances: []\n")?;
+    assert_eq!(
+        m.rules
+            .scope
+            .name_regex
+            .map(|r| r.source().to_owned())
+            .as_deref(),
+        Some("0x1F")
+    );
+    // Quoted, the YAML keywords are plain text.
+    let m = parse_str(
+        "protect:\n  - tag: {keep: 'null'}\ninstances:\n  - name: 'null'\n  - name: '~'\n",
+    )?;
+    assert_eq!(m.instances[0].name.as_deref(), Some("null"));
+    assert_eq!(m.instances[1].name.as_deref(), Some("~"));
+    assert_eq!(
+        m.rules.protect[0],
+        ProtectRule::Tag(vec![("keep".to_owned(), "null".to_owned())])
+    );
+    Ok(())
+}
+
+#[test]
+fn null_means_no_value_everywhere_text_is_expected() {
+    let positions: [(&str, &str); 11] = [
+        ("project_id: V\ninstances: []\n", "`project_id`"),
+        ("region: V\ninstances: []\n", "`region`"),
+        ("endpoint: V\ninstances: []\n", "`endpoint`"),
+        ("instances:\n  - name: V\n", "`name`"),
+        ("instances:\n  - id: V\n", "`id`"),
+        ("scope:\n  name_prefix: V\ninstances: []\n", "`name_prefix`"),
+        ("scope:\n  name_regex: V\ninstances: []\n", "`name_regex`"),
+        (
+            "scope:\n  enterprise_project_id: V\ninstances: []\n",
+            "`enterprise_project_id`",
+        ),
+        ("scope:\n  tags: {k: V}\ninstances: []\n", "a tag value"),
+        ("protect:\n  - id: V\ninstances: []\n", "`id`"),
+        ("protect:\n  - name: V\ninstances: []\n", "`name`"),
+    ];
+    for (template, subject) in positions {
+        for v in ["~", "null", "Null", "NULL", ""] {
+            let text = template.replace('V', v);
+            let e = error_of(&text);
+            assert!(
+                e.contains(&format!("no value given for {subject}")),
+                "{text}: {e}"
+            );
+            assert!(e.starts_with("dcs.yaml:"), "{text}: {e}");
+        }
+    }
+    let e = error_of("protect:\n  - tag: {~: x}\ninstances: []\n");
+    assert!(e.contains("no value given for a tag key"), "{e}");
+}
+
+#[test]
+fn a_scope_regex_that_matches_the_empty_string_is_refused() -> Result<()> {
+    for regex in [
+        "''", "'|'", "'()'", "'.*'", "'^'", "'$'", "'a*'", "'^|x'", "'(?:)'", "'x?'",
+    ] {
+        let e = error_of(&format!("scope:\n  name_regex: {regex}\ninstances: []\n"));
+        assert!(
+            e.starts_with("dcs.yaml:2:15: scope.name_regex: "),
+            "{regex}: {e}"
+        );
+        assert!(e.contains("would select every instance"), "{regex}: {e}");
+    }
+    for regex in ["'^ci-'", "'.'", "'a+'", "'^[0-9]+$'"] {
+        parse_str(&format!("scope:\n  name_regex: {regex}\ninstances: []\n"))?;
+    }
     Ok(())
 }
