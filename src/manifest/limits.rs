@@ -1,5 +1,10 @@
 //! Cheap checks made before the YAML parser sees the text: size, nesting, emptiness.
 
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
 /// A manifest larger than this is refused before parsing.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -67,4 +72,26 @@ pub(super) fn is_empty_document(text: &str) -> bool {
         let t = line.trim();
         t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
     })
+}
+
+/// Reads all of `reader`, refusing it once more than [`MAX_MANIFEST_BYTES`] have been read:
+/// the count is of bytes actually read, never a size the file system reports.
+pub(super) fn read_capped(reader: impl Read, path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_MANIFEST_BYTES.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Manifest {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+    if !u64::try_from(bytes.len()).is_ok_and(|n| n <= MAX_MANIFEST_BYTES) {
+        return Err(Error::Manifest {
+            location: path.display().to_string(),
+            message: format!(
+                "more than {MAX_MANIFEST_BYTES} bytes; manifests larger than that are refused"
+            ),
+        });
+    }
+    Ok(bytes)
 }

@@ -97,10 +97,17 @@ impl Manifest {
     }
 }
 
-/// Reads and validates the manifest at `path`.
+/// Reads and validates the manifest at `path`; the path `-` reads standard input, called
+/// `<stdin>` in messages. At most [`MAX_MANIFEST_BYTES`] are accepted, counted as they are read
+/// (a device or a pipe reports no size), so `-f /dev/zero` fails fast.
 pub fn load(path: &Path) -> Result<Manifest> {
+    if path == Path::new("-") {
+        let name = Path::new(STDIN);
+        let bytes = limits::read_capped(std::io::stdin().lock(), name)?;
+        return parse(&bytes, name);
+    }
     let display = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::Manifest {
+    let file = std::fs::File::open(path).map_err(|e| Error::Manifest {
         location: display.clone(),
         message: match e.kind() {
             std::io::ErrorKind::NotFound => {
@@ -109,7 +116,10 @@ pub fn load(path: &Path) -> Result<Manifest> {
             _ => e.to_string(),
         },
     })?;
-    if meta.len() > MAX_MANIFEST_BYTES {
+    // A regular file that says it is too large is refused without reading it.
+    if let Ok(meta) = file.metadata()
+        && meta.len() > MAX_MANIFEST_BYTES
+    {
         return Err(Error::Manifest {
             location: display,
             message: format!(
@@ -118,12 +128,12 @@ pub fn load(path: &Path) -> Result<Manifest> {
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::Manifest {
-        location: display.clone(),
-        message: e.to_string(),
-    })?;
+    let bytes = limits::read_capped(file, path)?;
     parse(&bytes, path)
 }
+
+/// How messages name standard input (`-f -`).
+pub const STDIN: &str = "<stdin>";
 
 /// Parses and validates manifest bytes; `path` is used in messages and kept in the result.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
