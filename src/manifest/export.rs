@@ -1,5 +1,6 @@
 //! `export`: a manifest written from the live instances, which [`super::parse`] reads back.
 
+use super::scalar::{EntryName, Text, escaped, is_invisible};
 use crate::model::{Instance, Scope};
 
 /// What `export` writes: where the instances live and which ones to declare.
@@ -19,20 +20,55 @@ pub struct Export<'a> {
     pub instances: Vec<(&'a Instance, String)>,
 }
 
-/// A YAML scalar for `s`, quoted when YAML needs it (`0123`, `yes`, `a: b`, …).
+/// A YAML scalar for `s` on one line, quoted when YAML needs it (`0123`, `yes`, `a: b`, …).
 fn yaml_scalar(s: &str) -> String {
     match serde_yaml::to_string(s) {
-        Ok(text) => text.trim_end_matches('\n').to_owned(),
-        // Cannot happen for a string; fall back to a double-quoted JSON string, valid YAML.
-        Err(_) => serde_json::Value::String(s.to_owned()).to_string(),
+        Ok(text) if !text.trim_end_matches('\n').contains('\n') => {
+            text.trim_end_matches('\n').to_owned()
+        }
+        // A block scalar (`|-` and indented lines) for multi-line text; a double-quoted JSON
+        // string is valid YAML on one line.
+        _ => serde_json::Value::String(s.to_owned()).to_string(),
     }
 }
 
-/// Writes a manifest declaring `export.instances` by name and id; [`parse`] reads it back.
+/// `name: X` alone, read back the way an instance entry's name is read.
+#[derive(serde::Deserialize)]
+struct Probe {
+    name: Text<EntryName>,
+}
+
+/// The scalar to write for an instance's name, or `None` when no scalar reads back as exactly
+/// these bytes through [`super::parse`]: empty or space-padded names, and names holding
+/// newlines or other invisible characters, which the manifest refuses.
+fn name_scalar(name: &str) -> Option<String> {
+    let scalar = yaml_scalar(name);
+    if scalar.contains(['\n', '\r']) {
+        return None;
+    }
+    let back: Probe = serde_yaml::from_str(&format!("name: {scalar}\n")).ok()?;
+    (back.name.0 == name).then_some(scalar)
+}
+
+/// `s` on one line for a comment: every line break and invisible character escaped.
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\r' => "\\r".to_owned(),
+            c if is_invisible(c) => format!("\\u{{{:x}}}", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Writes a manifest declaring `export.instances` by name and id; [`super::parse`] reads it
+/// back. An instance whose name would not read back byte-identical (see [`name_scalar`]) is
+/// declared by `id` alone, with its name escaped in a comment.
 pub fn export_text(export: &Export<'_>) -> String {
     let mut out = String::new();
     for line in &export.header {
-        out.push_str(&format!("# {line}\n"));
+        out.push_str(&format!("# {}\n", comment(line)));
     }
     out.push_str(&format!("project_id: {}\n", yaml_scalar(export.project_id)));
     if let Some(region) = export.region {
@@ -65,10 +101,21 @@ pub fn export_text(export: &Export<'_>) -> String {
         return out;
     }
     out.push_str("instances:\n");
-    for (i, comment) in &export.instances {
-        out.push_str(&format!("  # {}\n", comment.replace(['\n', '\r'], " ")));
-        out.push_str(&format!("  - name: {}\n", yaml_scalar(&i.name)));
-        out.push_str(&format!("    id: {}\n", yaml_scalar(&i.id)));
+    for (i, note) in &export.instances {
+        out.push_str(&format!("  # {}\n", comment(note)));
+        match name_scalar(&i.name) {
+            Some(name) => {
+                out.push_str(&format!("  - name: {name}\n"));
+                out.push_str(&format!("    id: {}\n", yaml_scalar(&i.id)));
+            }
+            None => {
+                out.push_str(&format!(
+                    "  # name {} would not read back the same, so this entry gives only the id\n",
+                    comment(&escaped(&i.name))
+                ));
+                out.push_str(&format!("  - id: {}\n", yaml_scalar(&i.id)));
+            }
+        }
     }
     out
 }
