@@ -611,6 +611,7 @@ mod tests {
             project_id: project.map(str::to_owned),
             region: region.map(str::to_owned),
             endpoint: endpoint.map(str::to_owned),
+            ces_endpoint: None,
             instances: Vec::new(),
             rules: crate::model::Rules::default(),
             sha256: String::new(),

@@ -949,6 +949,7 @@ mod tests {
                             min_age: min_age.map(Duration::from_secs),
                             ..Guards::default()
                         },
+                        ..Rules::default()
                     }
                 })
         }

@@ -374,3 +374,43 @@ fn the_manifest_can_come_from_stdin_with_the_same_checks_and_cap() {
     full.resize(16 << 20, b' ');
     run_with_stdin(dir.path(), &["validate", "-f", "-"], full).expect(0);
 }
+
+#[test]
+fn deletion_idle_guards_and_ces_endpoint_validate() {
+    let p = Project::new(sample());
+    p.manifest(
+        "ces_endpoint: https://ces.cn-north-4.myhuaweicloud.com\n\
+         deletion:\n  recycle_bin: true\n  require_recoverable: true\n  grace: 24h\n\
+         guards:\n  idle_for: 7d\n  idle_max_ops: 0.5\n  idle_max_connections: 0\n\
+         instances: []\n",
+    );
+    p.run(&["validate"]).expect(0);
+    for (body, message) in [
+        (
+            "deletion: {require_recoverable: true}\ninstances: []\n",
+            "error: dcs.yaml: `deletion.require_recoverable: true` needs `deletion.recycle_bin: true`",
+        ),
+        (
+            "deletion: {grace: 30m}\ninstances: []\n",
+            "error: dcs.yaml:3:19: deletion.grace: invalid grace `30m`: at least 1h",
+        ),
+        (
+            "guards: {idle_for: 200d}\ninstances: []\n",
+            "error: dcs.yaml:3:20: guards.idle_for: invalid idle_for `200d`: at most 180d",
+        ),
+        (
+            "guards: {idle_max_ops: 1}\ninstances: []\n",
+            "error: dcs.yaml: `guards.idle_max_ops` and `guards.idle_max_connections` need",
+        ),
+        (
+            "ces_endpoint: http://ces.example.com\ninstances: []\n",
+            "error: dcs.yaml:3:15: ces_endpoint: `ces_endpoint`: refusing plain http://",
+        ),
+    ] {
+        p.manifest(body);
+        let run = p.run(&["validate"]).expect(1);
+        assert!(run.stderr.starts_with(message), "{body}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{body}: {}", run.stderr);
+    }
+    assert!(p.requests().is_empty());
+}

@@ -35,8 +35,8 @@ pub use limits::MAX_MANIFEST_BYTES;
 
 use entries::Instances;
 use limits::{MAX_FLOW_DEPTH, is_empty_document, too_deep};
-use rules::{ProtectList, RawGuards, RawScope};
-use scalar::{Endpoint, ProjectId, Region, Text};
+use rules::{ProtectList, RawDeletion, RawGuards, RawScope};
+use scalar::{CesEndpoint, Endpoint, ProjectId, Region, Text};
 
 /// Keys that would hold a secret. The manifest lives in Git, so any of them, even with an empty
 /// or null value, is refused with a pointer to where credentials go. They are deliberately not
@@ -71,9 +71,11 @@ pub struct Manifest {
     pub region: Option<String>,
     /// `endpoint`, overriding the region's.
     pub endpoint: Option<String>,
+    /// `ces_endpoint`, the Cloud Eye endpoint overriding the region's (checked like `endpoint`).
+    pub ces_endpoint: Option<String>,
     /// `instances`: what should exist.
     pub instances: Vec<Entry>,
-    /// `scope`, `protect` and `guards`.
+    /// `scope`, `protect`, `guards` and `deletion`.
     pub rules: Rules,
     /// Lower-hex SHA-256 of the file's bytes.
     pub sha256: String,
@@ -89,6 +91,7 @@ impl Manifest {
             project_id: None,
             region: None,
             endpoint: None,
+            ces_endpoint: None,
             instances: Vec::new(),
             rules: Rules::default(),
             sha256: String::new(),
@@ -182,6 +185,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
         project_id: raw.project_id.map(|v| v.0),
         region: raw.region.map(|v| v.0),
         endpoint: raw.endpoint.map(|v| v.0),
+        ces_endpoint: raw.ces_endpoint.map(|v| v.0),
         instances: instances.0,
         rules: Rules {
             scope: match raw.scope.map(RawScope::into_scope) {
@@ -197,7 +201,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
                 scope => scope.unwrap_or_default(),
             },
             protect: raw.protect.map(|p| p.0).unwrap_or_default(),
-            guards: raw.guards.map(RawGuards::into_guards).unwrap_or_default(),
+            guards: raw
+                .guards
+                .map(RawGuards::into_guards)
+                .transpose()
+                .map_err(|m| fail(display.clone(), m))?
+                .unwrap_or_default(),
+            deletion: raw
+                .deletion
+                .map(RawDeletion::into_deletion)
+                .transpose()
+                .map_err(|m| fail(display.clone(), m))?
+                .unwrap_or_default(),
         },
         sha256: crate::api::sign::sha256_hex(bytes),
         text: text.to_owned(),
@@ -235,8 +250,13 @@ fn split_yaml_error(e: &serde_yaml::Error, display: &str) -> (String, String) {
         )
         .replace(
             "expected struct RawGuards",
-            "expected a mapping (`max_delete`, `min_age`, `allow_empty`)",
+            "expected a mapping (`max_delete`, `min_age`, `allow_empty`, `idle_for`, …)",
         )
+        .replace(
+            "expected struct RawDeletion",
+            "expected a mapping (`recycle_bin`, `require_recoverable`, `grace`)",
+        )
+        .replace("expected u64", "expected a whole number, zero or more")
         .replace("invalid type: unit value, expected", "no value given; expected");
     match e.location() {
         Some(loc) => {
@@ -260,6 +280,8 @@ struct RawManifest {
     region: Option<Text<Region>>,
     #[serde(default, deserialize_with = "present")]
     endpoint: Option<Text<Endpoint>>,
+    #[serde(default, deserialize_with = "present")]
+    ces_endpoint: Option<Text<CesEndpoint>>,
     instances: Option<Instances>,
     #[serde(default, deserialize_with = "present")]
     scope: Option<RawScope>,
@@ -267,6 +289,8 @@ struct RawManifest {
     protect: Option<ProtectList>,
     #[serde(default, deserialize_with = "present")]
     guards: Option<RawGuards>,
+    #[serde(default, deserialize_with = "present")]
+    deletion: Option<RawDeletion>,
 }
 
 /// A key that is written must have a value: `name_prefix:` with nothing after it is an error,

@@ -7,10 +7,10 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::present;
 use super::scalar::{
-    EnterpriseProject, NamePrefix, Parsed, ProtectGlob, ProtectId, ScopeRegex, TagKey, TagValue,
-    Text,
+    EnterpriseProject, Grace, IdleFor, MinAge, NamePrefix, Number, Parsed, ProtectGlob, ProtectId,
+    ScopeRegex, TagKey, TagValue, Text,
 };
-use crate::model::{Guards, Limit, ProtectRule, Scope};
+use crate::model::{Deletion, Guards, Limit, ProtectRule, Scope};
 
 /// `scope:`: every selector given must match for an instance to be managed.
 #[derive(Deserialize)]
@@ -44,20 +44,72 @@ pub(super) struct RawGuards {
     #[serde(default, deserialize_with = "present")]
     max_delete: Option<Parsed<Limit>>,
     #[serde(default, deserialize_with = "present")]
-    min_age: Option<Parsed<std::time::Duration>>,
+    min_age: Option<Parsed<MinAge>>,
     #[serde(default, deserialize_with = "present")]
     allow_empty: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    idle_for: Option<Parsed<IdleFor>>,
+    #[serde(default, deserialize_with = "present")]
+    idle_max_ops: Option<Number>,
+    #[serde(default, deserialize_with = "present")]
+    idle_max_connections: Option<u64>,
 }
 
 impl RawGuards {
-    pub(super) fn into_guards(self) -> Guards {
-        Guards {
-            max_delete: self.max_delete.map(|m| m.0),
-            min_age: self.min_age.map(|m| m.0),
-            allow_empty: self.allow_empty.unwrap_or(false),
+    /// The guards; an idle threshold without `idle_for` is an error (it would be ignored).
+    pub(super) fn into_guards(self) -> Result<Guards, String> {
+        if self.idle_for.is_none()
+            && (self.idle_max_ops.is_some() || self.idle_max_connections.is_some())
+        {
+            return Err(
+                "`guards.idle_max_ops` and `guards.idle_max_connections` need \
+                 `guards.idle_for`, the window they are measured over (e.g. `idle_for: 7d`)"
+                    .to_owned(),
+            );
         }
+        Ok(Guards {
+            max_delete: self.max_delete.map(|m| m.0),
+            min_age: self.min_age.map(|m| m.0.0),
+            allow_empty: self.allow_empty.unwrap_or(false),
+            idle_for: self.idle_for.map(|m| m.0.0),
+            idle_max_ops: self.idle_max_ops.map(|n| n.0),
+            idle_max_connections: self.idle_max_connections,
+        })
     }
 }
+
+/// `deletion:`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDeletion {
+    #[serde(default, deserialize_with = "present")]
+    recycle_bin: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    require_recoverable: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    grace: Option<Parsed<Grace>>,
+}
+
+impl RawDeletion {
+    /// The deletion settings; `require_recoverable` without `recycle_bin` is an error.
+    pub(super) fn into_deletion(self) -> Result<Deletion, String> {
+        let recycle_bin = self.recycle_bin.unwrap_or(false);
+        let require_recoverable = self.require_recoverable.unwrap_or(false);
+        if require_recoverable && !recycle_bin {
+            return Err(
+                "`deletion.require_recoverable: true` needs `deletion.recycle_bin: \
+                 true`: without the recycle bin no deletion is recoverable"
+                    .to_owned(),
+            );
+        }
+        Ok(Deletion {
+            recycle_bin,
+            require_recoverable,
+            grace: self.grace.map(|g| g.0.0),
+        })
+    }
+}
+
 /// `{key: value, …}` with scalar values, as ordered pairs of their source text.
 pub(super) struct TagMap(pub(super) Vec<(String, String)>);
 

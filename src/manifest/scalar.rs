@@ -1,11 +1,12 @@
 //! Scalars: how YAML values become the strings and values a manifest holds.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::model::{Limit, NameGlob, NameRegex};
+use crate::model::{Limit, NameGlob, NameRegex, NonNegative};
 
 /// A value parsed from a YAML scalar by [`FromScalar`], failing with the scalar's line. For
 /// counts and durations only: YAML's typing is part of their meaning (`7200` has no unit).
@@ -36,16 +37,71 @@ impl FromScalar for Limit {
     }
 }
 
-impl FromScalar for std::time::Duration {
+/// A duration with a unit, for the key `key`, within `min..=max`.
+fn duration(
+    key: &str,
+    text: &str,
+    was_string: bool,
+    min: Duration,
+    max: Option<(Duration, &str)>,
+) -> std::result::Result<Duration, String> {
+    if !was_string {
+        return Err(format!(
+            "invalid {key} `{text}`: give a unit, e.g. 2h, 30m or 7d"
+        ));
+    }
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid {key} `{text}`: {e} (e.g. 2h, 30m or 7d)"))?;
+    if d < min {
+        return Err(format!(
+            "invalid {key} `{text}`: at least {} is needed",
+            humantime::format_duration(min)
+        ));
+    }
+    if let Some((max, why)) = max
+        && d > max
+    {
+        return Err(format!("invalid {key} `{text}`: at most {why}"));
+    }
+    Ok(d)
+}
+
+/// `guards.min_age`: any duration.
+pub(super) struct MinAge(pub(super) Duration);
+
+impl FromScalar for MinAge {
     const EXPECTING: &'static str = "a duration such as 2h, 30m or 7d";
     fn from_scalar(text: &str, was_string: bool) -> std::result::Result<Self, String> {
-        if !was_string {
-            return Err(format!(
-                "invalid min_age `{text}`: give a unit, e.g. 2h, 30m or 7d"
-            ));
-        }
-        humantime::parse_duration(text.trim())
-            .map_err(|e| format!("invalid min_age `{text}`: {e} (e.g. 2h, 30m or 7d)"))
+        duration("min_age", text, was_string, Duration::ZERO, None).map(MinAge)
+    }
+}
+
+/// `deletion.grace`: an hour or more.
+pub(super) struct Grace(pub(super) Duration);
+
+impl FromScalar for Grace {
+    const EXPECTING: &'static str = "a duration such as 24h or 7d";
+    fn from_scalar(text: &str, was_string: bool) -> std::result::Result<Self, String> {
+        duration("grace", text, was_string, Duration::from_secs(3600), None).map(Grace)
+    }
+}
+
+/// `guards.idle_for`: more than zero, at most 180 days (the longest window Cloud Eye answers
+/// for; it shortens a longer one without saying so).
+pub(super) struct IdleFor(pub(super) Duration);
+
+impl FromScalar for IdleFor {
+    const EXPECTING: &'static str = "a duration such as 7d";
+    fn from_scalar(text: &str, was_string: bool) -> std::result::Result<Self, String> {
+        let max = Duration::from_secs(180 * 24 * 3600);
+        duration(
+            "idle_for",
+            text,
+            was_string,
+            Duration::from_secs(1),
+            Some((max, "180d, the longest window Cloud Eye answers for")),
+        )
+        .map(IdleFor)
     }
 }
 
@@ -311,5 +367,51 @@ impl Field for ProtectGlob {
     const EXPECTING: &'static str = "a glob such as 'prod-*'";
     fn convert(text: &str) -> Result<NameGlob, String> {
         NameGlob::new(text)
+    }
+}
+
+/// `ces_endpoint`: the Cloud Eye endpoint, checked like `endpoint` (https, or http to a
+/// loopback host; no user name, path, query or fragment).
+pub(super) struct CesEndpoint;
+
+impl Field for CesEndpoint {
+    type Value = String;
+    const SUBJECT: &'static str = "`ces_endpoint`";
+    const EXPECTING: &'static str = "a URL such as https://ces.cn-north-4.myhuaweicloud.com";
+    fn convert(text: &str) -> Result<String, String> {
+        crate::config::check_endpoint(text, "`ces_endpoint`")
+            .map(|_| text.to_owned())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A number, zero or more: `idle_max_ops`. Text (`"5"`), `.nan` and `.inf` are refused.
+pub(super) struct Number(pub(super) NonNegative);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, zero or more, such as 5 or 0.5")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
+                #[allow(clippy::cast_precision_loss)] // a threshold: 2^53 and up need no precision
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+                if v < 0 {
+                    return Err(E::custom(format!("`{v}` is negative; give zero or more")));
+                }
+                self.visit_u64(v.unsigned_abs())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+                NonNegative::new(v)
+                    .map(Number)
+                    .ok_or_else(|| E::custom(format!("`{v}` is not a number of zero or more")))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
