@@ -22,6 +22,8 @@ mod rules;
 mod scalar;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_settings;
 
 use std::path::{Path, PathBuf};
 
