@@ -94,9 +94,11 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         }
         let index = self.index;
         if let Some(id) = &id {
-            if let Some(first) = self.ids.insert(id.clone(), index) {
+            // Ids are matched without regard to case, so `ABC` repeats `abc`.
+            if let Some(first) = self.ids.insert(id.to_lowercase(), index) {
                 return Err(de::Error::custom(format!(
-                    "duplicate entry: id `{id}` is already declared by instances[{first}]"
+                    "duplicate entry: id `{id}` is already declared by instances[{first}] \
+                     (ids are compared without regard to case)"
                 )));
             }
         } else if let Some(name) = &name {

@@ -112,6 +112,11 @@ fn duplicate_ids_and_names_are_refused() {
         e.starts_with("dcs.yaml:4:") || e.starts_with("dcs.yaml:5:"),
         "{e}"
     );
+    let e = error_of("instances:\n  - id: Abc-1\n  - id: aBC-1\n");
+    assert!(
+        e.contains("duplicate entry: id `aBC-1` is already declared by instances[0]"),
+        "{e}"
+    );
     let e = error_of("instances:\n  - name: a\n  - name: a\n");
     assert!(e.contains("duplicate entry: name `a`"), "{e}");
     // The same name once alone and once pinned to an id is not a duplicate.
