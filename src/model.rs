@@ -268,6 +268,51 @@ pub struct Guards {
     pub min_age: Option<std::time::Duration>,
     /// `allow_empty`: accept an empty `instances:` list while managed instances exist.
     pub allow_empty: bool,
+    /// `idle_for`: the window (at most 180 days) over which Cloud Eye must show an instance
+    /// idle before it may be deleted.
+    pub idle_for: Option<std::time::Duration>,
+    /// `idle_max_ops`: idle means at most this many commands per second in the window.
+    pub idle_max_ops: Option<NonNegative>,
+    /// `idle_max_connections`: idle means at most this many new connections in the window.
+    pub idle_max_connections: Option<u64>,
+}
+
+/// A finite number, zero or more (never NaN or infinite), so it compares as a value.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct NonNegative(f64);
+
+impl NonNegative {
+    /// `v`, unless it is negative, NaN or infinite (`-0.0` becomes `0.0`).
+    pub fn new(v: f64) -> Option<NonNegative> {
+        (v.is_finite() && v >= 0.0).then_some(NonNegative(v + 0.0))
+    }
+
+    /// The number.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+// Never NaN, so equality is reflexive.
+impl Eq for NonNegative {}
+
+impl std::fmt::Display for NonNegative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How `apply` deletes: the manifest's `deletion:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deletion {
+    /// `recycle_bin`: delete into the recycle bin (`is_recycle: true`; kept 7 days there).
+    pub recycle_bin: bool,
+    /// `require_recoverable`: refuse to delete an instance that cannot go to the recycle bin
+    /// (needs `recycle_bin`).
+    pub require_recoverable: bool,
+    /// `grace`: at least this long (1 hour or more) between an instance being found undeclared
+    /// and its deletion.
+    pub grace: Option<std::time::Duration>,
 }
 
 /// The manifest's rules besides the declared instances.
@@ -279,4 +324,6 @@ pub struct Rules {
     pub protect: Vec<ProtectRule>,
     /// `guards:`.
     pub guards: Guards,
+    /// `deletion:`.
+    pub deletion: Deletion,
 }

@@ -998,6 +998,7 @@ mod tests {
                             min_age: min_age.map(Duration::from_secs),
                             ..Guards::default()
                         },
+                        ..Rules::default()
                     }
                 })
         }

@@ -182,3 +182,20 @@ fn hostile_manifests_fail_fast_with_one_line() {
         assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
     }
 }
+
+/// A device reports no size: the cap counts the bytes read, so an endless one is refused fast.
+#[cfg(unix)]
+#[test]
+fn an_endless_device_is_refused_once_the_cap_is_read() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for device in ["/dev/zero", "/dev/urandom"] {
+        let run = validate_with_watchdog(dir.path(), device);
+        assert_eq!(run.code, 1, "{device}: {}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: {device}: more than 16777216 bytes; manifests larger than that are refused\n"
+            )
+        );
+    }
+}

@@ -40,6 +40,9 @@ mod gitops;
 /// The examples: manifests validate, CI recipes use real flags.
 mod examples;
 
+/// `export` with odd instance names: a property test of export then parse.
+mod export_names;
+
 /// Hostile manifests: alias bombs, deep nesting, garbage; fast, clear, never a panic.
 mod hostile;
 

@@ -409,13 +409,13 @@ fn a_selector_written_without_a_value_is_an_error_not_a_wider_scope() {
     for (body, message) in [
         (
             "scope:\n  name_prefix:\n",
-            "scope.name_prefix: the value is empty",
+            "scope: no value given for `name_prefix`",
         ),
         ("scope:\n", "`scope:` names no selector"),
         ("scope: {}\n", "`scope:` names no selector"),
         (
             "scope:\n  name_regex:\n",
-            "scope.name_regex: no value given",
+            "scope: no value given for `name_regex`",
         ),
         (
             "scope:\n  enterprise_project_id: ''\n",

@@ -96,7 +96,7 @@ pub fn signed_header_names(headers: &[(String, String)]) -> Vec<String> {
     names
 }
 
-pub use crate::util::sha256_hex;
+use crate::util::sha256_hex;
 
 fn header_value<'h>(headers: &'h [(String, String)], lower_name: &str) -> Option<&'h str> {
     headers
