@@ -6,7 +6,8 @@
 //!
 //! | kind | effect |
 //! |---|---|
-//! | `500`, `502`, `503`, `504` | that HTTP status with a DCS error body; nothing is done |
+//! | `500`, `502`, `503`, `504` | that HTTP status with a DCS (or Cloud Eye) error body; nothing is done |
+//! | `400`, `401`, `403` | that status with the body of a refused request (403: a policy denial); nothing is done |
 //! | `429` | HTTP 429, `Retry-After: 1` and an `APIGW.0308` body; nothing is done |
 //! | `502-html` | a gateway's HTML error page with HTTP 502; nothing is done |
 //! | `close` | the connection is closed without an answer; nothing is done |
@@ -14,19 +15,24 @@
 //! | `insert` | (list, pages after the first) a new instance appears before the page is read |
 //! | `garbage` | HTTP 200 with a body that is not JSON |
 //!
-//! Targets: `list` (GET), `delete` (DELETE), `any`.
+//! Targets: `list` (DCS and IAM GETs), `delete` (DCS DELETEs), `tag` (the tag call), `ces`
+//! (Cloud Eye), `meta` (the metadata service), `any`.
 
 use std::str::FromStr;
-
-use axum::http::Method;
 
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// `GET …/instances`.
+    /// DCS and IAM `GET`s (`GET …/instances`).
     List,
-    /// `DELETE …/instances`.
+    /// DCS `DELETE`s (`DELETE …/instances`).
     Delete,
+    /// `POST …/tags/action`.
+    Tag,
+    /// Cloud Eye's metric-data calls.
+    Ces,
+    /// The metadata service.
+    Meta,
     /// Any request.
     Any,
 }
@@ -63,13 +69,16 @@ impl FromStr for Fault {
     type Err = String;
 
     fn from_str(spec: &str) -> Result<Fault, String> {
-        let help = "expected <list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN], e.g. list:503x2";
+        let help = "expected <list|delete|tag|ces|meta|any>:<500|502|503|504|400|401|403|429|502-html|close|lose-answer|insert|garbage>[xN], e.g. list:503x2";
         let (target, rest) = spec
             .split_once(':')
             .ok_or_else(|| format!("`{spec}`: {help}"))?;
         let target = match target {
             "list" => Target::List,
             "delete" => Target::Delete,
+            "tag" => Target::Tag,
+            "ces" => Target::Ces,
+            "meta" => Target::Meta,
             "any" => Target::Any,
             other => return Err(format!("`{spec}`: unknown target `{other}`; {help}")),
         };
@@ -84,6 +93,9 @@ impl FromStr for Fault {
             "502" => Kind::Status(502),
             "503" => Kind::Status(503),
             "504" => Kind::Status(504),
+            "400" => Kind::Status(400),
+            "401" => Kind::Status(401),
+            "403" => Kind::Status(403),
             "429" => Kind::Status(429),
             "502-html" => Kind::Html,
             "close" => Kind::Close,
@@ -92,8 +104,9 @@ impl FromStr for Fault {
             "garbage" => Kind::Garbage,
             other => return Err(format!("`{spec}`: unknown fault `{other}`; {help}")),
         };
-        if kind == Kind::LoseAnswer && target == Target::List {
-            return Err(format!("`{spec}`: lose-answer applies to delete"));
+        if kind == Kind::LoseAnswer && !matches!(target, Target::Delete | Target::Tag | Target::Any)
+        {
+            return Err(format!("`{spec}`: lose-answer applies to delete and tag"));
         }
         if kind == Kind::Insert && target != Target::List {
             return Err(format!("`{spec}`: insert applies to list"));
@@ -110,20 +123,17 @@ impl FromStr for Fault {
 }
 
 impl Fault {
-    /// True when this fault applies to a request with `method`, for a list page at `offset`.
-    fn applies(&self, method: &Method, offset: usize) -> bool {
-        let target = match self.target {
-            Target::List => *method == Method::GET,
-            Target::Delete => *method == Method::DELETE,
-            Target::Any => true,
-        };
-        target && (self.kind != Kind::Insert || offset > 0)
+    /// True when this fault applies to a request of kind `request` (a route's target;
+    /// [`Target::Any`] for a request no specific target covers), for a list page at `offset`.
+    fn applies(&self, request: Target, offset: usize) -> bool {
+        (self.target == Target::Any || self.target == request)
+            && (self.kind != Kind::Insert || (request == Target::List && offset > 0))
     }
 }
 
 /// Takes the first fault that applies to this request, if any, counting it down.
-pub fn take(queue: &mut Vec<Fault>, method: &Method, offset: usize) -> Option<Kind> {
-    let i = queue.iter().position(|f| f.applies(method, offset))?;
+pub fn take(queue: &mut Vec<Fault>, request: Target, offset: usize) -> Option<Kind> {
+    let i = queue.iter().position(|f| f.applies(request, offset))?;
     let kind = queue[i].kind;
     queue[i].times -= 1;
     if queue[i].times == 0 {
@@ -153,6 +163,9 @@ mod tests {
         assert_eq!(f("delete:lose-answer").kind, Kind::LoseAnswer);
         assert_eq!(f("any:502-html").kind, Kind::Html);
         assert_eq!(f("list:insertx3").times, 3);
+        assert_eq!(f("tag:500").target, Target::Tag);
+        assert_eq!(f("ces:403").kind, Kind::Status(403));
+        assert_eq!(f("meta:close").target, Target::Meta);
         for bad in [
             "list",
             "get:500",
@@ -160,6 +173,8 @@ mod tests {
             "list:lose-answer",
             "delete:insert",
             "list:500x0",
+            "ces:lose-answer",
+            "ces:insert",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
@@ -167,13 +182,22 @@ mod tests {
 
     #[test]
     fn faults_are_consumed_in_order_by_matching_requests() {
-        let mut q = vec![f("delete:500"), f("list:503x2"), f("list:insert")];
-        assert_eq!(take(&mut q, &Method::GET, 0), Some(Kind::Status(503)));
-        assert_eq!(take(&mut q, &Method::GET, 0), Some(Kind::Status(503)));
+        let mut q = vec![
+            f("delete:500"),
+            f("list:503x2"),
+            f("list:insert"),
+            f("ces:403"),
+        ];
+        assert_eq!(take(&mut q, Target::List, 0), Some(Kind::Status(503)));
+        // A Cloud Eye call takes only its own faults.
+        assert_eq!(take(&mut q, Target::Ces, 0), Some(Kind::Status(403)));
+        assert_eq!(take(&mut q, Target::Ces, 0), None);
+        assert_eq!(take(&mut q, Target::List, 0), Some(Kind::Status(503)));
         // `insert` waits for a page after the first.
-        assert_eq!(take(&mut q, &Method::GET, 0), None);
-        assert_eq!(take(&mut q, &Method::GET, 1000), Some(Kind::Insert));
-        assert_eq!(take(&mut q, &Method::DELETE, 0), Some(Kind::Status(500)));
+        assert_eq!(take(&mut q, Target::List, 0), None);
+        assert_eq!(take(&mut q, Target::List, 1000), Some(Kind::Insert));
+        assert_eq!(take(&mut q, Target::Tag, 0), None);
+        assert_eq!(take(&mut q, Target::Delete, 0), Some(Kind::Status(500)));
         assert!(q.is_empty());
     }
 }
