@@ -41,3 +41,6 @@ mod hostile;
 
 /// Faults injected by the emulator: lost answers, throttling, gateways, torn listings.
 mod faults;
+
+/// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
+mod emulator;
