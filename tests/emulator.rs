@@ -916,3 +916,77 @@ async fn activity_comes_from_the_state_file() {
     let saved = std::fs::read_to_string(&state).unwrap_or_default();
     assert!(saved.contains("\"activity\""), "{saved}");
 }
+
+/// The manual cross-check with the official Python SDK (docs/emulator-sdk-check.md): starts an
+/// emulator with the sample instances, the script's AK/SK, activity for `orders-cache` and
+/// metadata credentials, runs `tests/data/check_emulator_with_sdk.py` with the Python named by
+/// `DCS_SDK_PYTHON` against it, and checks what the script could not see. Ignored: `cargo test`
+/// never needs Python.
+#[test]
+#[ignore = "needs a Python with the Huawei Cloud SDK: DCS_SDK_PYTHON=…/python"]
+fn sdk_check() {
+    let python = std::env::var("DCS_SDK_PYTHON")
+        .unwrap_or_else(|_| panic!("set DCS_SDK_PYTHON to a Python with huaweicloudsdkdcs/ces"));
+    let mut activity = std::collections::BTreeMap::new();
+    activity.insert(
+        "orders-cache".to_owned(),
+        Activity {
+            ops: 12.0,
+            connections: 40.0,
+            ..Activity::default()
+        },
+    );
+    let emu = start(EmulatorConfig {
+        project_id: Some(PID.to_owned()),
+        credentials: Some((
+            "AKEXAMPLE1234567890A".to_owned(),
+            "SKEXAMPLEsecretKey0123456789abcdefghijKL".to_owned(),
+        )),
+        instances: dcs_reconcile::emulator::sample_instances(),
+        activity,
+        metadata_credentials: Some((TEMP_AK.into(), TEMP_SK.into(), TEMP_TOKEN.into())),
+        ..EmulatorConfig::default()
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/check_emulator_with_sdk.py"
+    );
+    let mut args = vec![script.to_owned(), emu.url()];
+    if std::env::var_os("DCS_SDK_VERBOSE").is_some() {
+        args.push("-v".to_owned());
+    }
+    let out = std::process::Command::new(&python)
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the SDK check failed");
+    let bin: Vec<String> = emu
+        .shared()
+        .recycle_bin()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(bin, ["sessions"]);
+    // The script's probe, then the SDK once: it caches the credentials until they near expiry.
+    assert_eq!(emu.shared().metadata_fetches(), 2);
+    let recycled = emu
+        .shared()
+        .requests()
+        .into_iter()
+        .find(|r| r.is_recycle == Some(true))
+        .unwrap_or_else(|| panic!("no delete with is_recycle"));
+    println!("recycle delete body as the SDK sent it: {}", recycled.body);
+    for r in emu.shared().requests() {
+        println!(
+            "{} {}{}{} -> {} signed: {}",
+            r.method,
+            r.path,
+            if r.query.is_empty() { "" } else { "?" },
+            r.query,
+            r.status,
+            r.signed_headers.join(";")
+        );
+    }
+}
