@@ -190,7 +190,7 @@ for m in r.metrics or []:
     vals = [p.max for p in m.datapoints or []]
     print("  %s %s: %d points, max values %s" % (m.dimensions[0].value[:8], m.metric_name, len(vals), sorted(set(vals))))
 vals = [[p.max for p in m.datapoints or []] for m in r.metrics or []]
-check(len(vals) == 4 and all(11 <= len(v) <= 13 for v in vals), "4 metrics, 12 five-minute points each")
+check(len(vals) == 4 and all(11 <= len(v) <= 13 for v in vals), "4 metrics, 12 or 13 five-minute points each (from is rounded down to the period)")
 check(set(vals[0]) == {ACTIVE[1]} and set(vals[1]) == {ACTIVE[2]}, "orders-cache busy: ops %s, connections %s" % ACTIVE[1:])
 check(set(vals[2]) == {0.0} and set(vals[3]) == {0.0}, "billing-cache idle: 0")
 r = ces.batch_list_metric_data(BatchListMetricDataRequest(body=BatchListMetricDataRequestBody(
@@ -210,13 +210,13 @@ print("  ShowMetricData: %s, %d points, first %s" % (r.metric_name, len(r.datapo
 check(r.metric_name == "instantaneous_ops" and {p.max for p in r.datapoints or []} == {ACTIVE[1]},
       "ShowMetricData parses the same datapoints")
 
-print("10. unknown path")
+print("10. an instance id holding an encoded '/'")
 try:
     c.show_instance(ShowInstanceRequest(instance_id="a/b"))
-    check(False, "unknown path: expected 404")
+    check(False, "id with a slash: expected 404")
 except ClientRequestException as e:
     print("  GET /v2/<pid>/instances/a%%2Fb -> %s" % e)
-    check(e.status_code == 404, "404 with a DCS error body (%s)" % e.error_code)
+    check(e.status_code == 404 and e.error_code == "DCS.3022", "404 DCS.3022, no routing confusion")
 
 print("11. metadata credentials (the SDK's metadata address pointed at the emulator)")
 import requests
