@@ -98,6 +98,12 @@ impl Client {
     }
 }
 
+/// A plain HTTP client (the crate's reqwest needs a crypto provider installed first).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn instances_path() -> String {
     format!("/v2/{PID}/instances")
 }
@@ -734,7 +740,7 @@ fn metadata_config(lifetime: Option<std::time::Duration>) -> EmulatorConfig {
 async fn metadata_credentials_are_served_counted_and_accepted() {
     let emu = start(metadata_config(None));
     let c = Client::new(&emu).unsigned();
-    let http = reqwest::Client::new();
+    let http = http();
     let token = http
         .put(format!("{}/meta-data/latest/api/token", emu.url()))
         .header("X-Metadata-Token-Ttl-Seconds", "21600")
@@ -805,7 +811,7 @@ async fn metadata_credentials_are_served_counted_and_accepted() {
 #[tokio::test]
 async fn expired_or_missing_metadata_credentials() {
     let emu = start(metadata_config(Some(std::time::Duration::ZERO)));
-    let http = reqwest::Client::new();
+    let http = http();
     let url = format!("{}/openstack/latest/securitykey", emu.url());
     let status = http
         .get(&url)
@@ -858,7 +864,7 @@ async fn metadata_faults() {
         faults: vec!["meta:503".parse().unwrap_or_else(|e| panic!("{e}"))],
         ..metadata_config(None)
     });
-    let http = reqwest::Client::new();
+    let http = http();
     let url = format!("{}/openstack/latest/securitykey", emu.url());
     let first = http
         .get(&url)

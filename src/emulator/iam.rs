@@ -72,7 +72,7 @@ pub(super) fn metadata_token(inner: &mut Inner, req: &Req) -> Answer {
         };
     }
     let token = format!("emu-metadata-token-{:016x}-{}", inner.seed, inner.counter);
-    inner.metadata_tokens.push(token.clone());
+    inner.metadata_tokens.0.push(token.clone());
     Answer {
         status: StatusCode::OK,
         reply: Reply::Text(token),
@@ -90,7 +90,7 @@ pub(super) fn security_key(inner: &mut Inner, req: &Req) -> Answer {
         .headers
         .get("x-metadata-token")
         .and_then(|v| v.to_str().ok());
-    let known = given.is_some_and(|g| inner.metadata_tokens.iter().any(|t| t == g));
+    let known = given.is_some_and(|g| inner.metadata_tokens.0.iter().any(|t| t == g));
     if (given.is_some() && !known) || (given.is_none() && inner.config.metadata_require_token) {
         return Answer {
             status: StatusCode::UNAUTHORIZED,

@@ -202,9 +202,19 @@ struct Inner {
     /// Deleted ids still shown as `DELETING`.
     lingering: HashMap<String, Linger>,
     /// Metadata: tokens handed out, credential fetches, and when the last credentials expire.
-    metadata_tokens: Vec<String>,
+    metadata_tokens: Tokens,
     metadata_fetches: usize,
     metadata_expires: Option<time::OffsetDateTime>,
+}
+
+/// The metadata session tokens handed out; `Debug` shows only how many.
+#[derive(Default)]
+struct Tokens(Vec<String>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} token(s), (redacted)", self.0.len())
+    }
 }
 
 impl Shared {
@@ -237,7 +247,7 @@ impl Shared {
                 counter: 0,
                 seed,
                 lingering: HashMap::new(),
-                metadata_tokens: Vec::new(),
+                metadata_tokens: Tokens(Vec::new()),
                 metadata_fetches: 0,
                 metadata_expires: None,
             }),
@@ -305,7 +315,7 @@ impl Shared {
 
     /// How often the metadata service handed out a session token (`PUT …/api/token`).
     pub fn metadata_token_fetches(&self) -> usize {
-        self.lock().metadata_tokens.len()
+        self.lock().metadata_tokens.0.len()
     }
 }
 
