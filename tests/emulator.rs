@@ -276,7 +276,11 @@ async fn regions_without_the_recycle_bin_reject_or_ignore_it() {
         .await;
     assert_eq!(status, 200);
     assert!(emu.shared().recycle_bin().is_empty());
-    assert_eq!(emu.shared().requests()[0].destroyed, ["r5"]);
+    let rec = &emu.shared().requests()[0];
+    assert_eq!(
+        (rec.is_recycle, rec.destroyed.as_slice()),
+        (Some(true), &["r5".to_owned()][..])
+    );
     let (status, body) = c
         .send(
             "DELETE",

@@ -80,7 +80,7 @@ pub(super) fn batch_delete(inner: &mut Inner, req: &Req) -> Answer {
         );
         return with_ids(answer, ids);
     }
-    let mut done = inner.remove(&ids, is_recycle == Some(true));
+    let mut done = inner.remove(&ids, inner.recycles(is_recycle));
     let results: Vec<Value> = ids
         .iter()
         .map(|id| {
@@ -150,7 +150,7 @@ pub(super) fn delete_one(inner: &mut Inner, req: &Req) -> Answer {
         );
     }
     let ids = vec![id];
-    let done = inner.remove(&ids, is_recycle == Some(true));
+    let done = inner.remove(&ids, inner.recycles(is_recycle));
     inner.save();
     let mut answer = Answer::no_content();
     answer.note = Note {
@@ -203,9 +203,14 @@ pub(super) fn now_text() -> String {
 }
 
 impl Inner {
-    /// The body's `is_recycle`: `Ok(None)` without it; 400 when it is not a boolean or when
-    /// this region "does not know" it ([`super::EmulatorConfig::reject_recycle`]);
-    /// `Ok(Some(false))` when [`super::EmulatorConfig::ignore_recycle`] drops it.
+    /// True when a delete whose body had `is_recycle` = `asked` goes to the recycle bin: not
+    /// when [`super::EmulatorConfig::ignore_recycle`] drops the field.
+    fn recycles(&self, asked: Option<bool>) -> bool {
+        asked == Some(true) && !self.config.ignore_recycle
+    }
+
+    /// The body's `is_recycle`, as sent: `Ok(None)` without it; 400 when it is not a boolean
+    /// or when this region "does not know" it ([`super::EmulatorConfig::reject_recycle`]).
     fn recycle_flag(&self, body: &Value) -> Result<Option<bool>, Answer> {
         let invalid = || {
             Answer::dcs_error(
@@ -224,7 +229,7 @@ impl Inner {
             answer.note.is_recycle = Some(flag);
             return Err(answer);
         }
-        Ok(Some(flag && !self.config.ignore_recycle))
+        Ok(Some(flag))
     }
 
     /// Deletes the deletable ones among `ids` (to the recycle bin when asked and eligible;
