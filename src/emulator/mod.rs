@@ -20,7 +20,8 @@
 //! Layout: this file holds the configuration, the shared state and the server's start;
 //! `routes` the router and what every request goes through (latency, faults, authentication,
 //! the record); `auth` the signature checks; `instances` listing and deleting; `tags`; `ces`;
-//! `iam` (IAM and the metadata service); `state` the state file; `data` the instances.
+//! `iam` (IAM and the metadata service); `state` the state file; `data` the instances;
+//! `faults` the fault queue and what an injected fault answers.
 //!
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 

@@ -302,7 +302,7 @@ async fn answer(
     };
     let fault = faults::take(&mut inner.config.faults, target, offset);
     let answer = match fault {
-        Some(Kind::Status(code)) => injected(api, code, &req.request_id),
+        Some(Kind::Status(code)) => faults::injected(api, code, &req.request_id),
         Some(Kind::Html | Kind::Close | Kind::Garbage) => {
             Answer::json(StatusCode::BAD_GATEWAY, Value::Null)
         }
@@ -356,23 +356,8 @@ async fn answer(
             .unwrap_or_default()
     );
     match fault {
-        Some(Kind::Close | Kind::LoseAnswer) => return cut_off(),
-        Some(Kind::Html) => {
-            return (
-                StatusCode::BAD_GATEWAY,
-                [(axum::http::header::CONTENT_TYPE, "text/html")],
-                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
-            )
-                .into_response();
-        }
-        Some(Kind::Garbage) => {
-            return (
-                StatusCode::OK,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                "{\"instance_num\": 3, \"instances\": [{\"instance_id\": \"x\",\u{0}\u{1}garbage",
-            )
-                .into_response();
-        }
+        Some(Kind::Close | Kind::LoseAnswer) => return faults::cut_off(),
+        Some(kind @ (Kind::Html | Kind::Garbage)) => return faults::broken_answer(kind),
         _ => {}
     }
     let json_type = "application/json;charset=UTF-8";
@@ -428,64 +413,6 @@ fn summary(note: &Note) -> String {
         ));
     }
     out
-}
-
-/// The answer of an injected status fault, in the service's own error format.
-fn injected(api: Api, code: u16, request_id: &str) -> Answer {
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match (code, api) {
-        (429, _) => json!({
-            "error_code": "APIGW.0308",
-            "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second",
-            "request_id": request_id,
-        }),
-        (401, _) => json!({
-            "error_code": "APIGW.0301",
-            "error_msg": "Incorrect IAM authentication information: the token has expired (injected by the emulator)",
-            "request_id": request_id,
-        }),
-        (403, Api::Ces) => json!({
-            "http_code": "403",
-            "message": {
-                "details": "Policy doesn't allow [ces:metricData:list] to be performed (injected by the emulator).",
-                "code": "403",
-            },
-        }),
-        (403, _) => dcs_error(
-            "DCS.2003",
-            "You do not have the permission to perform this operation (injected by the emulator).",
-        ),
-        (400, Api::Ces) => ces::error_body(
-            400,
-            "ces.0014",
-            "Some content in message body is not correct (injected by the emulator).",
-        ),
-        (400, _) => dcs_error("DCS.4800", "Invalid request (injected by the emulator)."),
-        (_, Api::Ces) => ces::error_body(
-            code,
-            "ces.0007",
-            "Internal service error (injected by the emulator).",
-        ),
-        _ => dcs_error(
-            "DCS.5000",
-            "Internal server error (injected by the emulator).",
-        ),
-    };
-    Answer::json(status, body)
-}
-
-/// A response whose body fails at once: the connection is dropped before a complete answer.
-fn cut_off() -> Response {
-    let failing = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other(
-            "answer lost (injected by the emulator)",
-        ))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(axum::http::header::CONTENT_LENGTH, "1000")
-        .body(axum::body::Body::from_stream(failing))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 impl Inner {
