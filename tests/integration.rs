@@ -54,3 +54,6 @@ mod server;
 
 /// The API client against hostile servers: endless listings, echoed secrets, proxies.
 mod api_hostile;
+
+/// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
+mod emulator;

@@ -1,7 +1,5 @@
 //! The emulator's instances: compact in memory, rendered in the API's own JSON format.
 
-use std::path::Path;
-
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -79,6 +77,61 @@ impl EmuInstance {
         self.with_field("tags", Value::Array(tags))
     }
 
+    /// A string field of the list answer: from `extra`, else the typical value.
+    fn text_field(&self, field: &str, typical: &'static str) -> String {
+        match self.extra.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None if self.typical_fields => typical.to_owned(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    }
+
+    /// `engine` (`Redis` for typical instances).
+    pub fn engine(&self) -> String {
+        self.text_field("engine", "Redis")
+    }
+
+    /// `engine_version` (`5.0` for typical instances).
+    pub fn engine_version(&self) -> String {
+        self.text_field("engine_version", "5.0")
+    }
+
+    /// `product_type` (`generic` for typical instances; `enterprise` for the enterprise
+    /// edition).
+    pub fn product_type(&self) -> String {
+        self.text_field("product_type", "generic")
+    }
+
+    /// The tags, as (key, value); a missing value reads as empty.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        let Some(Value::Array(items)) = self.extra.get("tags") else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|t| {
+                let key = t.get("key")?;
+                let key = key.as_str().map_or_else(|| key.to_string(), str::to_owned);
+                let value = match t.get("value") {
+                    Some(Value::String(v)) => v.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                Some((key, value))
+            })
+            .collect()
+    }
+
+    /// Replaces the tags.
+    pub fn set_tags(&mut self, tags: &[(String, String)]) {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        self.extra.insert("tags".to_owned(), Value::Array(tags));
+    }
+
     /// The instance as an element of a list answer.
     pub fn to_api_json(&self) -> Value {
         let mut obj = if self.typical_fields {
@@ -143,6 +196,7 @@ impl EmuInstance {
                     user_name: "dcs-user",
                     enterprise_project_id: "0",
                     sub_status: "normal",
+                    product_type: "generic",
                     az_codes: ["cn-north-4a"],
                     tags: [],
                     features: Features {
@@ -240,6 +294,7 @@ struct Typical {
     user_name: &'static str,
     enterprise_project_id: &'static str,
     sub_status: &'static str,
+    product_type: &'static str,
     az_codes: [&'static str; 1],
     tags: [(); 0],
     features: Features,
@@ -253,7 +308,9 @@ struct Features {
     support_audit_log: bool,
 }
 
-/// The fields a real list answer carries besides the ones the emulator acts on.
+/// The fields a real list answer carries besides the ones the emulator acts on: every field of
+/// the official SDK's `InstanceListInfo` (huaweicloudsdkdcs 3.1.219), plus `product_type`,
+/// which the API documentation's example has and the SDK model lacks.
 fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
     let ip_tail = id.bytes().fold(0u8, |a, b| a.wrapping_add(b));
     let Value::Object(obj) = json!({
@@ -290,6 +347,7 @@ fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
         "user_name": "dcs-user",
         "enterprise_project_id": "0",
         "sub_status": "normal",
+        "product_type": "generic",
         "az_codes": ["cn-north-4a"],
         "tags": [],
         "features": {
@@ -362,50 +420,6 @@ pub fn generate_instances(n: usize) -> Vec<EmuInstance> {
         .collect()
 }
 
-/// Reads a state file: `{"instances": [...]}` (a list answer) or a bare array of instances.
-pub fn load_state_file(path: &Path) -> Result<Vec<EmuInstance>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let value: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut obj) => match obj.remove("instances") {
-            Some(Value::Array(items)) => items,
-            _ => return Err(format!("{}: expected an `instances` array", path.display())),
-        },
-        _ => {
-            return Err(format!(
-                "{}: expected a JSON object or array",
-                path.display()
-            ));
-        }
-    };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            EmuInstance::from_api_json(v).ok_or_else(|| {
-                format!(
-                    "{}: instances[{i}] needs string `instance_id`, `name` and `status`",
-                    path.display()
-                )
-            })
-        })
-        .collect()
-}
-
-/// Writes the state file as a list answer (`{"instance_num": N, "instances": [...]}`).
-pub fn save_state_file(path: &Path, instances: &[EmuInstance]) -> Result<(), String> {
-    let doc = json!({
-        "instance_num": instances.len(),
-        "instances": instances.iter().map(EmuInstance::to_api_json).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,34 +449,6 @@ mod tests {
             let written: Value = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
             assert_eq!(written, inst.to_api_json());
         }
-        Ok(())
-    }
-
-    #[test]
-    fn state_files_round_trip_unknown_fields() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("state.json");
-        std::fs::write(
-            &path,
-            r#"{"instances":[{"instance_id":"a","name":"n","status":"RUNNING","charging_mode":1,"vpc_name":"v","tags":[{"key":"k","value":"v"}]}]}"#,
-        )
-        .map_err(|e| e.to_string())?;
-        let loaded = load_state_file(&path)?;
-        assert_eq!(loaded[0].charging_mode, 1);
-        save_state_file(&path, &loaded)?;
-        let again = load_state_file(&path)?;
-        assert_eq!(loaded, again);
-        assert_eq!(again[0].extra.get("vpc_name"), Some(&json!("v")));
-        Ok(())
-    }
-
-    #[test]
-    fn bad_state_files_are_refused() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("state.json");
-        std::fs::write(&path, r#"[{"name":"n"}]"#).map_err(|e| e.to_string())?;
-        let err = load_state_file(&path).err().unwrap_or_default();
-        assert!(err.contains("instances[0] needs"), "{err}");
         Ok(())
     }
 }
