@@ -57,7 +57,7 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     /// Retries of a failed request (throttling, 5xx, timeouts); default 5, or HW_MAX_RETRIES.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
     pub max_retries: Option<u32>,
 
     /// Colour: `auto` colours terminals unless NO_COLOR is set.
@@ -223,6 +223,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     if d.is_zero() {
         return Err("must be more than zero".to_owned());
     }
+    // Far larger than any useful setting, and small enough for every clock to add.
+    const MAX: Duration = Duration::from_secs(366 * 86_400);
+    if d > MAX {
+        return Err("must be at most 366 days".to_owned());
+    }
     Ok(d)
 }
 
@@ -322,6 +327,10 @@ pub struct ApplyArgs {
     /// How long --wait waits, e.g. `15m`, `90s`.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration, requires = "wait")]
     pub wait_timeout: std::time::Duration,
+
+    /// Refuse a saved plan (--plan) made longer ago than this, e.g. `2h`, `7d`.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub max_plan_age: std::time::Duration,
 
     /// How often --wait lists the instances.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, hide = true)]

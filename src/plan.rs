@@ -16,11 +16,12 @@
 //!   the reason;
 //! - an entry that matches nothing is missing (this tool never creates anything).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::model::{Entry, Guards, Instance, Rules};
-use crate::util::{age, human_duration, parse_time};
+use crate::util::{age, human_duration, nfc, parse_time, reading};
 
 /// Statuses in which the batch-delete API accepts an instance.
 pub const DELETABLE_STATUSES: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
@@ -37,6 +38,8 @@ pub enum ReasonCode {
     Protected,
     /// Billed yearly/monthly: the API cannot delete it.
     Prepaid,
+    /// The listing's billing mode is missing or unknown.
+    BillingUnknown,
     /// In a status the API does not accept for deletion.
     Status,
     /// Younger than `min_age`.
@@ -53,6 +56,7 @@ impl ReasonCode {
             ReasonCode::Declared => "declared",
             ReasonCode::Protected => "protected",
             ReasonCode::Prepaid => "prepaid",
+            ReasonCode::BillingUnknown => "billing_unknown",
             ReasonCode::Status => "status",
             ReasonCode::TooYoung => "too_young",
             ReasonCode::CreationUnknown => "creation_unknown",
@@ -139,6 +143,48 @@ impl Plan {
         self.delete.len() + self.keep.len() + self.protected.len() + self.skip.len()
     }
 
+    /// Missing entries that look like an instance this plan deletes: equal once case, Unicode
+    /// form, invisible characters and white space are set aside. Such a plan is refused
+    /// whatever the overrides: the entry was most likely meant to keep that instance.
+    pub fn near_misses(&self) -> Vec<String> {
+        if self.missing.is_empty() || self.delete.is_empty() {
+            return Vec::new();
+        }
+        let mut by_reading: HashMap<String, Vec<&Instance>> = HashMap::new();
+        for d in &self.delete {
+            by_reading
+                .entry(reading(&d.instance.name))
+                .or_default()
+                .push(&d.instance);
+            by_reading
+                .entry(reading(&d.instance.id))
+                .or_default()
+                .push(&d.instance);
+        }
+        let mut out = Vec::new();
+        for e in &self.missing {
+            let mut seen: Vec<&str> = Vec::new();
+            for written in e.name.iter().chain(&e.id) {
+                for i in by_reading.get(&reading(written)).into_iter().flatten() {
+                    if seen.contains(&i.id.as_str()) {
+                        continue;
+                    }
+                    seen.push(&i.id);
+                    out.push(format!(
+                        "near miss: {} matches no live instance, but {:?} ({}) would be \
+                         deleted; did you mean {:?}? They differ only in case, Unicode form, \
+                         invisible characters or white space; fix the entry",
+                        e.label().escape_debug(),
+                        i.name,
+                        i.id,
+                        i.name
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// The guards that refuse this plan, as messages; empty when none does.
     ///
     /// - An empty `instances:` list that would delete something is refused unless allowed:
@@ -147,7 +193,7 @@ impl Plan {
     /// - More deletions than `max_delete` (a count, or a percentage of the managed instances)
     ///   are refused unless `--max-delete` raises the cap for this run.
     pub fn refusals(&self, guards: &Guards, overrides: Overrides) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.near_misses();
         let managed = self.managed();
         if self.declared == 0
             && !self.delete.is_empty()
@@ -194,6 +240,16 @@ fn skip_reason(
             ReasonCode::Prepaid,
             "prepaid (yearly/monthly): the API cannot delete it; unsubscribe it through billing"
                 .to_owned(),
+        ));
+    }
+    if inst.billing().is_none() {
+        return Some((
+            ReasonCode::BillingUnknown,
+            format!(
+                "billing mode unknown (charging_mode {}): only pay-per-use instances are deleted",
+                inst.charging_mode
+                    .map_or_else(|| "missing".to_owned(), |m| m.to_string())
+            ),
         ));
     }
     if !DELETABLE_STATUSES.contains(&inst.status.as_str()) {
@@ -350,6 +406,15 @@ pub fn plan(
     Ok(plan)
 }
 
+/// An id as compared: lower case (ids are UUIDs; the API writes them in lower case).
+fn id_key(id: &str) -> Cow<'_, str> {
+    if id.chars().any(char::is_uppercase) {
+        Cow::Owned(id.to_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
+}
+
 /// For each live instance, the index of the first entry that declares it; and the entries that
 /// match nothing.
 type Matches = (Vec<Option<usize>>, Vec<Entry>);
@@ -357,20 +422,23 @@ type Matches = (Vec<Option<usize>>, Vec<Entry>);
 /// The [`Matches`] of `entries` among `live`. `Err`: the id/name conflicts.
 fn match_entries(entries: &[Entry], live: &[Instance]) -> Result<Matches, Vec<String>> {
     const NONE: usize = usize::MAX;
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(live.len());
+    // Ids are compared without regard to case, names in Unicode normal form C: an id typed in
+    // upper case, or a name typed decomposed, is the same instance, never a "missing" entry
+    // beside a deletion that looks identical.
+    let mut by_id: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(live.len());
     // Instances of the same name form a chain: `first_named[name]`, then `next_named[i]`, in
     // listing order (no list allocated per name).
-    let mut first_named: HashMap<&str, usize> = HashMap::with_capacity(live.len());
+    let mut first_named: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(live.len());
     let mut next_named: Vec<usize> = vec![NONE; live.len()];
     for (i, inst) in live.iter().enumerate().rev() {
-        by_id.insert(inst.id.as_str(), i);
-        if let Some(next) = first_named.insert(inst.name.as_str(), i) {
+        by_id.insert(id_key(&inst.id), i);
+        if let Some(next) = first_named.insert(nfc(&inst.name), i) {
             next_named[i] = next;
         }
     }
     let named = |name: &str| -> Vec<usize> {
         let mut out = Vec::new();
-        let mut at = first_named.get(name).copied().unwrap_or(NONE);
+        let mut at = first_named.get(&nfc(name)).copied().unwrap_or(NONE);
         while at != NONE {
             out.push(at);
             at = next_named[at];
@@ -385,10 +453,10 @@ fn match_entries(entries: &[Entry], live: &[Instance]) -> Result<Matches, Vec<St
 
     for entry in entries {
         let matched: Vec<usize> = match (&entry.id, &entry.name) {
-            (Some(id), name) => match by_id.get(id.as_str()) {
+            (Some(id), name) => match by_id.get(&id_key(id)) {
                 Some(&i) => {
                     if let Some(name) = name
-                        && live[i].name != *name
+                        && nfc(&live[i].name) != nfc(name)
                     {
                         conflicts.push(format!(
                             "{}: the live instance {id} is named `{}`, not `{name}`",
@@ -510,6 +578,81 @@ mod tests {
         assert_eq!(ids(&p.keep), ["2"]);
         assert_eq!(p.delete[0].reason, "not declared in the manifest");
         assert_eq!(p.keep[0].reason, "declared by instances[0] (name: b)");
+    }
+
+    #[test]
+    fn ids_match_without_regard_to_case_and_names_in_normal_form_c() {
+        let live = [
+            inst("7fd63116-e1ea-4cd1-9b1c-000000000001", "café"),
+            inst("7fd63116-e1ea-4cd1-9b1c-000000000002", "b"),
+        ];
+        let p = ok(
+            &[
+                by_name(0, "cafe\u{301}"),
+                by_id(1, "7FD63116-E1EA-4CD1-9B1C-000000000002"),
+            ],
+            &live,
+        );
+        assert!(p.delete.is_empty(), "{:?}", p.delete);
+        assert!(p.missing.is_empty());
+        let both = ok(
+            &[both(
+                0,
+                "7FD63116-E1EA-4CD1-9B1C-000000000001",
+                "cafe\u{301}",
+            )],
+            &live,
+        );
+        assert_eq!(ids(&both.keep), ["7fd63116-e1ea-4cd1-9b1c-000000000001"]);
+    }
+
+    #[test]
+    fn a_missing_entry_that_looks_like_a_deletion_refuses_the_plan() {
+        let live = [inst("1", "orders-cache"), inst("2", "Other")];
+        for written in [
+            "orders\u{200b}-cache",
+            "Orders-Cache",
+            "orders-cache ",
+            "ｏrders-cache",
+        ] {
+            let p = ok(&[by_name(0, written)], &live);
+            let refusals = p.refusals(
+                &Guards::default(),
+                Overrides {
+                    allow_empty: true,
+                    max_delete: Some(100),
+                },
+            );
+            assert_eq!(refusals.len(), 1, "{written:?}: {refusals:?}");
+            assert!(
+                refusals[0].starts_with("near miss: instances[0]")
+                    && refusals[0].contains("did you mean \"orders-cache\"?"),
+                "{}",
+                refusals[0]
+            );
+        }
+        // An id written with an invisible character is a near miss too.
+        let p = ok(&[by_id(0, "2\u{feff}")], &live);
+        assert_eq!(p.near_misses().len(), 1, "{:?}", p.near_misses());
+        // A really different name is no near miss.
+        let p = ok(&[by_name(0, "orders-cache-2")], &live);
+        assert!(p.near_misses().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_billing_mode_is_a_skip_not_a_deletion() {
+        for mode in [None, Some(2), Some(-1)] {
+            let mut i = inst("1", "a");
+            i.charging_mode = mode;
+            let p = ok(&[], &[i]);
+            assert!(p.delete.is_empty(), "{mode:?}");
+            assert_eq!(p.skip[0].code, ReasonCode::BillingUnknown);
+            assert!(
+                p.skip[0].reason.starts_with("billing mode unknown"),
+                "{}",
+                p.skip[0].reason
+            );
+        }
     }
 
     #[test]

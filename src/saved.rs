@@ -15,7 +15,7 @@ use crate::model::Instance;
 use crate::plan::{Category, Decision, Overrides, Plan};
 use crate::render::PlanContext;
 use crate::render::json::{InstanceDoc, OverridesDoc, PlanDoc, SavedDoc};
-use crate::util::sha256_hex;
+use crate::util::{hmac_sha256_hex, sha256_hex};
 
 /// A saved plan, read back and checked: the typed document.
 #[derive(Debug, Clone)]
@@ -57,14 +57,38 @@ pub struct Stale {
     pub diff: String,
 }
 
+/// How a saved plan is checked when it is read back.
+#[derive(Clone, Copy)]
+pub struct Checks<'a> {
+    /// `DCS_RECONCILE_PLAN_KEY`: when set, the plan must carry a valid `plan_signature`.
+    pub key: Option<&'a [u8]>,
+    /// Now, for the age check.
+    pub now: time::OffsetDateTime,
+    /// `--max-plan-age`: older plans are refused.
+    pub max_age: std::time::Duration,
+}
+
+/// Whether a plan that was read back is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// Verified with the key.
+    Verified,
+    /// Signed, but no key was given to verify it: only the hash was checked.
+    Unverified,
+    /// Not signed (made without a key): only the hash was checked.
+    Unsigned,
+}
+
 /// The saved-plan document for `plan` as JSON text: the plan document plus the manifest's
 /// text and the guard overrides, so that `apply --plan` can re-plan under exactly the
-/// reviewed rules, and `plan_sha256` over all of it.
+/// reviewed rules, `plan_sha256` over all of it, and with `key` an HMAC-SHA256 signature of
+/// the same bytes.
 pub fn document(
     plan: &Plan,
     ctx: &PlanContext,
     manifest_text: &str,
     overrides: Overrides,
+    key: Option<&[u8]>,
 ) -> serde_json::Result<String> {
     let mut doc = PlanDoc::of(plan, ctx);
     doc.manifest.text = Some(manifest_text.to_owned());
@@ -72,29 +96,38 @@ pub fn document(
         allow_empty: overrides.allow_empty,
         max_delete: overrides.max_delete,
     });
-    doc.plan_sha256 = Some(fingerprint(&serde_json::to_value(&doc)?));
+    let canonical = serde_json::to_value(&doc)?.to_string();
+    doc.plan_sha256 = Some(sha256_hex(canonical.as_bytes()));
+    doc.plan_signature = key.map(|k| hmac_sha256_hex(k, canonical.as_bytes()));
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
     Ok(text)
 }
 
-/// SHA-256 of the document's canonical JSON (compact, keys sorted, without `plan_sha256`).
-/// It catches a saved plan edited by hand or damaged in transit (an override raised, an
-/// instance added); it is not a signature: whoever can write the file can recompute it.
-fn fingerprint(doc: &Value) -> String {
-    sha256_hex(doc.to_string().as_bytes())
+/// The canonical bytes of a document: compact JSON, keys sorted, without `plan_sha256` and
+/// `plan_signature`. `plan_sha256` (SHA-256 of them) catches a plan edited by hand or damaged
+/// in transit; it is no signature, since whoever can write the file can recompute it.
+/// `plan_signature` (HMAC-SHA256 under a CI secret) is one.
+fn canonical(doc: &Value) -> String {
+    doc.to_string()
 }
 
-/// Reads a saved plan and checks that it is one this version can apply and that its manifest
-/// text matches its recorded hash. `origin` names the file in messages.
-pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
+/// Reads a saved plan and checks everything in it as strictly as the manifest and the command
+/// line are checked: version, hash (and signature with a key), the manifest text, the project
+/// id, the planned ids (present, visible, not repeated) and the plan's age. `origin` names the
+/// file in messages.
+pub fn parse(
+    bytes: &[u8],
+    origin: &str,
+    checks: Checks<'_>,
+) -> Result<(SavedPlan, Signature), String> {
     let not_a_plan = |e: String| {
         format!("{origin}: not a saved plan ({e}); make one with `dcs-reconcile plan --out FILE`")
     };
     let mut value: Value = serde_json::from_slice(bytes).map_err(|e| not_a_plan(e.to_string()))?;
-    let recorded = match &mut value {
-        Value::Object(obj) => obj.remove("plan_sha256"),
-        _ => None,
+    let (recorded, signature) = match &mut value {
+        Value::Object(obj) => (obj.remove("plan_sha256"), obj.remove("plan_signature")),
+        _ => (None, None),
     };
     let doc: SavedDoc =
         serde_json::from_value(value.clone()).map_err(|e| not_a_plan(e.to_string()))?;
@@ -105,8 +138,9 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
             crate::render::FORMAT_VERSION
         ));
     }
+    let canonical = canonical(&value);
     match recorded {
-        Some(Value::String(digest)) if digest == fingerprint(&value) => {}
+        Some(Value::String(digest)) if digest == sha256_hex(canonical.as_bytes()) => {}
         Some(_) => {
             return Err(format!(
                 "{origin}: the plan does not match its recorded plan_sha256; the file was \
@@ -115,6 +149,25 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
         }
         None => return Err(not_a_plan("no plan_sha256".to_owned())),
     }
+    let signed = match (checks.key, signature) {
+        (Some(key), Some(Value::String(sig))) => {
+            if sig != hmac_sha256_hex(key, canonical.as_bytes()) {
+                return Err(format!(
+                    "{origin}: the plan's signature does not match DCS_RECONCILE_PLAN_KEY: it \
+                     was signed with another key, or edited; nothing was deleted"
+                ));
+            }
+            Signature::Verified
+        }
+        (Some(_), _) => {
+            return Err(format!(
+                "{origin}: the plan is not signed, but DCS_RECONCILE_PLAN_KEY is set: only a \
+                 plan made by `plan --out` with the same key is applied; nothing was deleted"
+            ));
+        }
+        (None, Some(_)) => Signature::Unverified,
+        (None, None) => Signature::Unsigned,
+    };
     let Some(manifest_text) = doc.manifest.text.clone() else {
         return Err(not_a_plan("no manifest text".to_owned()));
     };
@@ -123,7 +176,46 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<SavedPlan, String> {
             "{origin}: the manifest text does not match its recorded SHA-256; the file was edited"
         ));
     }
-    Ok(SavedPlan { doc, manifest_text })
+    crate::config::check_project_id(&doc.project_id)
+        .map_err(|e| format!("{origin}: project_id: {e}"))?;
+    let mut seen = std::collections::HashSet::new();
+    for (n, i) in doc.delete.iter().enumerate() {
+        if i.id.trim().is_empty() || i.id.chars().any(crate::util::is_invisible) {
+            return Err(format!(
+                "{origin}: delete[{n}] has the id {:?}, which is empty or holds invisible \
+                 characters",
+                i.id
+            ));
+        }
+        if !seen.insert(i.id.to_lowercase()) {
+            return Err(format!(
+                "{origin}: delete[{n}]: the id {} is planned twice; the file was edited",
+                i.id
+            ));
+        }
+    }
+    let made = crate::util::parse_time(&doc.created_at)
+        .ok_or_else(|| format!("{origin}: created_at `{}` is not a time", doc.created_at))?;
+    match crate::util::age(made, checks.now) {
+        Some(age) if age > checks.max_age => {
+            return Err(format!(
+                "{origin}: the plan was made {} ago ({}); plans older than --max-plan-age {} \
+                 are refused: make a new plan and review it",
+                crate::util::human_duration(age),
+                doc.created_at,
+                crate::util::human_duration(checks.max_age)
+            ));
+        }
+        Some(_) => {}
+        None if made - checks.now > time::Duration::minutes(5) => {
+            return Err(format!(
+                "{origin}: the plan claims to be made in the future ({}); refusing it",
+                doc.created_at
+            ));
+        }
+        None => {}
+    }
+    Ok((SavedPlan { doc, manifest_text }, signed))
 }
 
 /// One line of the then/now diff.
@@ -241,6 +333,20 @@ mod tests {
         }
     }
 
+    const NOW: time::OffsetDateTime = time::macros::datetime!(2026-01-01 01:00:00 UTC);
+
+    fn checks() -> Checks<'static> {
+        Checks {
+            key: None,
+            now: NOW,
+            max_age: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
+
+    fn read(text: &str) -> Result<SavedPlan, String> {
+        parse(text.as_bytes(), "plan.json", checks()).map(|(p, _)| p)
+    }
+
     /// A saved plan deleting `ids` (id, name).
     fn saved(ids: &[(&str, &str)]) -> SavedPlan {
         let plan = Plan {
@@ -250,8 +356,8 @@ mod tests {
                 .collect(),
             ..Plan::default()
         };
-        let text = document(&plan, &ctx(""), "", Overrides::default()).expect("encodes");
-        parse(text.as_bytes(), "plan.json").expect("parses")
+        let text = document(&plan, &ctx(""), "", Overrides::default(), None).expect("encodes");
+        read(&text).expect("parses")
     }
 
     #[test]
@@ -330,40 +436,44 @@ mod tests {
                 &ctx("instances: []\n"),
                 "instances: []\n",
                 Overrides::default(),
+                None,
             )
             .expect("encodes"),
         )
         .expect("json");
-        assert!(parse(good.to_string().as_bytes(), "plan.json").is_ok());
+        assert!(read(&good.to_string()).is_ok());
         let mut raised = good.clone();
         raised["delete"] = serde_json::json!([{"id": "x", "name": "x", "status": "RUNNING", "charging_mode": 0, "created_at": null}]);
         assert!(
-            parse(raised.to_string().as_bytes(), "plan.json")
+            read(&raised.to_string())
                 .expect_err("refused")
                 .contains("plan_sha256")
         );
         let mut edited = good.clone();
         edited["manifest"]["text"] = serde_json::json!("instances: [x]\n");
-        let digest = fingerprint(&{
-            let mut v = edited.clone();
-            v.as_object_mut().map(|o| o.remove("plan_sha256"));
-            v
-        });
+        let digest = sha256_hex(
+            canonical(&{
+                let mut v = edited.clone();
+                v.as_object_mut().map(|o| o.remove("plan_sha256"));
+                v
+            })
+            .as_bytes(),
+        );
         edited["plan_sha256"] = serde_json::json!(digest);
         assert!(
-            parse(edited.to_string().as_bytes(), "plan.json")
+            read(&edited.to_string())
                 .expect_err("refused")
                 .contains("was edited")
         );
         let mut future = good;
         future["format_version"] = serde_json::json!("9");
         assert!(
-            parse(future.to_string().as_bytes(), "plan.json")
+            read(&future.to_string())
                 .expect_err("refused")
                 .contains("not supported")
         );
         assert!(
-            parse(b"{}", "plan.json")
+            read("{}")
                 .expect_err("refused")
                 .starts_with("plan.json: not a saved plan")
         );
@@ -381,8 +491,8 @@ mod tests {
             allow_empty: true,
             max_delete: Some(7),
         };
-        let doc = document(&plan, &ctx(text), text, overrides).expect("encodes");
-        let back = parse(doc.as_bytes(), "plan.json").expect("parses");
+        let doc = document(&plan, &ctx(text), text, overrides, None).expect("encodes");
+        let back = read(&doc).expect("parses");
         assert_eq!(back.manifest_text, text);
         assert_eq!(back.doc.delete.len(), 1);
         assert_eq!(back.doc.delete[0].id, "2");
@@ -390,5 +500,94 @@ mod tests {
         assert_eq!(back.doc.delete[0].reason_code, "not_declared");
         assert_eq!(back.overrides(), overrides);
         assert_eq!(back.doc.endpoint, "http://127.0.0.1:1/");
+    }
+
+    /// `plan` as a saved document with its hash recomputed after `edit`: what an attacker who
+    /// can write the file can do.
+    fn forged(edit: impl Fn(&mut Value)) -> String {
+        let text = document(
+            &Plan {
+                delete: vec![decision(inst("1", "a"), "not declared")],
+                ..Plan::default()
+            },
+            &ctx(""),
+            "",
+            Overrides::default(),
+            None,
+        )
+        .expect("encodes");
+        let mut v: Value = serde_json::from_str(&text).expect("json");
+        edit(&mut v);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("plan_sha256");
+        }
+        let digest = sha256_hex(canonical(&v).as_bytes());
+        v["plan_sha256"] = serde_json::json!(digest);
+        v.to_string()
+    }
+
+    #[test]
+    fn every_field_is_checked_even_with_the_hash_recomputed() {
+        let bad_project = forged(|v| v["project_id"] = serde_json::json!("x/../.."));
+        assert!(
+            read(&bad_project)
+                .expect_err("refused")
+                .contains("project_id")
+        );
+        let twice = forged(|v| {
+            let first = v["delete"][0].clone();
+            let mut upper = first.clone();
+            upper["id"] = serde_json::json!("1");
+            v["delete"] = serde_json::json!([first, upper]);
+        });
+        assert!(read(&twice).expect_err("refused").contains("planned twice"));
+        let empty = forged(|v| v["delete"][0]["id"] = serde_json::json!(""));
+        assert!(read(&empty).expect_err("refused").contains("empty"));
+        let old = forged(|v| v["created_at"] = serde_json::json!("1970-01-01T00:00:00Z"));
+        assert!(
+            read(&old)
+                .expect_err("refused")
+                .contains("--max-plan-age 1day")
+        );
+        let future = forged(|v| v["created_at"] = serde_json::json!("2030-01-01T00:00:00Z"));
+        assert!(
+            read(&future)
+                .expect_err("refused")
+                .contains("in the future")
+        );
+        assert!(read(&forged(|_| {})).is_ok());
+    }
+
+    #[test]
+    fn with_a_key_only_a_plan_signed_with_it_is_read() {
+        let plan = Plan {
+            delete: vec![decision(inst("1", "a"), "not declared")],
+            ..Plan::default()
+        };
+        let key = b"ci-secret".as_slice();
+        let signed =
+            document(&plan, &ctx(""), "", Overrides::default(), Some(key)).expect("encodes");
+        let with = |key: &'static [u8]| Checks {
+            key: Some(key),
+            ..checks()
+        };
+        let (_, sig) = parse(signed.as_bytes(), "p", with(b"ci-secret")).expect("verified");
+        assert_eq!(sig, Signature::Verified);
+        assert!(
+            parse(signed.as_bytes(), "p", with(b"other"))
+                .expect_err("refused")
+                .contains("does not match DCS_RECONCILE_PLAN_KEY")
+        );
+        let (_, sig) = parse(signed.as_bytes(), "p", checks()).expect("hash only");
+        assert_eq!(sig, Signature::Unverified);
+        // A forger recomputing the hash cannot recompute the signature.
+        let unsigned = forged(|_| {});
+        assert!(
+            parse(unsigned.as_bytes(), "p", with(b"ci-secret"))
+                .expect_err("refused")
+                .contains("not signed")
+        );
+        let (_, sig) = parse(unsigned.as_bytes(), "p", checks()).expect("hash only");
+        assert_eq!(sig, Signature::Unsigned);
     }
 }

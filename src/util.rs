@@ -7,6 +7,40 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// True for the characters that cannot be seen or that break lines: Unicode general
+/// categories Cc (controls: NUL, ESC, newline, …), Cf (format: U+200B zero-width space,
+/// U+FEFF, U+202E right-to-left override, …), Zl and Zp (U+2028, U+2029). The one definition
+/// the manifest's refusals, the planner's near-miss guard and the printers' escaping share.
+pub fn is_invisible(c: char) -> bool {
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::GeneralCategory;
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// `s` in Unicode normal form C: how names are compared (`café` typed as `e` + U+0301 is
+/// the same name as the composed `é`).
+pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(s)
+}
+
+/// What a person would read in `s`: compatibility-normalised (NFKC), lower case, without
+/// invisible characters and white space. Two different names with the same reading are a
+/// near miss (`Orders-Cache` and `orders-cache\u{200b}`).
+pub fn reading(s: &str) -> String {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfkc()
+        .normalize(s)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !is_invisible(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
@@ -78,6 +112,18 @@ pub fn age(then: OffsetDateTime, now: OffsetDateTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readings_ignore_case_width_invisibles_and_spaces_but_nfc_only_composes() {
+        assert_eq!(nfc("cafe\u{301}"), "café");
+        assert_ne!(nfc("Café"), "café");
+        assert_eq!(
+            reading("Caf\u{200b}e\u{301} Cache"),
+            reading("café-cache").replace('-', "")
+        );
+        assert_eq!(reading("ＡＢＣ"), "abc");
+        assert!(is_invisible('\u{200b}') && is_invisible('\u{1b}') && !is_invisible('é'));
+    }
 
     #[test]
     fn sha256_of_empty_input_is_the_known_digest() {

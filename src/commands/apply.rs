@@ -93,7 +93,26 @@ async fn saved_plan(
 ) -> Result<(Session, Planned)> {
     let origin = plan_file.display().to_string();
     let bytes = std::fs::read(plan_file).map_err(|e| Error::io(plan_file, e))?;
-    let saved = saved::parse(&bytes, &origin).map_err(Error::Usage)?;
+    let checks = saved::Checks {
+        key: cfg
+            .plan_key
+            .as_ref()
+            .map(|k| secrecy::ExposeSecret::expose_secret(k).as_bytes()),
+        now: time::OffsetDateTime::now_utc(),
+        max_age: a.max_plan_age,
+    };
+    let (saved, signature) = saved::parse(&bytes, &origin, checks).map_err(Error::Usage)?;
+    match signature {
+        saved::Signature::Verified => tracing::info!("{origin}: signature verified"),
+        saved::Signature::Unverified => tracing::warn!(
+            "{origin} is signed, but DCS_RECONCILE_PLAN_KEY is not set: only its hash was checked"
+        ),
+        saved::Signature::Unsigned => tracing::warn!(
+            "{origin} is unsigned: only its hash was checked, which anyone who can write the \
+             file can recompute; set DCS_RECONCILE_PLAN_KEY (a CI secret) for plan and apply to \
+             sign and verify plans"
+        ),
+    }
     let manifest = manifest::parse(
         saved.manifest_text.as_bytes(),
         Path::new(&saved.doc.manifest.path),

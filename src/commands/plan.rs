@@ -39,6 +39,9 @@ pub(crate) async fn run(cfg: &Config, p: &PlanConfig, env: &Env, io: &mut Io<'_>
             &planned.context,
             &manifest.text,
             planned.overrides,
+            cfg.plan_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).as_bytes()),
         )
         .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?;
         write_file(out, &text)?;

@@ -103,6 +103,8 @@ pub struct ApplyConfig {
     pub json: bool,
     /// `--wait`: how long, and how often to list.
     pub wait: Option<(Duration, Duration)>,
+    /// `--max-plan-age`: older saved plans are refused.
+    pub max_plan_age: Duration,
 }
 
 /// `export`'s settings.
@@ -158,7 +160,13 @@ pub struct Config {
     pub client: ClientOptions,
     /// `-v` or more: list kept and out-of-scope instances.
     pub verbose: bool,
+    /// `DCS_RECONCILE_PLAN_KEY`: signs saved plans (`plan --out`) and verifies them
+    /// (`apply --plan`).
+    pub plan_key: Option<secrecy::SecretString>,
 }
+
+/// `DCS_RECONCILE_PLAN_KEY`: the key saved plans are signed and verified with (a CI secret).
+pub const ENV_PLAN_KEY: &str = "DCS_RECONCILE_PLAN_KEY";
 
 /// `HW_MAX_RETRIES`: the official SDKs' variable for the retry count.
 pub const ENV_MAX_RETRIES: &str = "HW_MAX_RETRIES";
@@ -233,6 +241,7 @@ impl Config {
                     overrides: overrides(a.guards),
                     json,
                     wait: a.wait.then_some((a.wait_timeout, a.wait_interval)),
+                    max_plan_age: a.max_plan_age,
                 })
             }
             Command::Whoami(a) => Cmd::Whoami(ManifestChoice::from_arg(a.file)),
@@ -249,12 +258,20 @@ impl Config {
             Command::Completions { shell } => Cmd::Completions(shell),
             Command::Man => Cmd::Man,
         };
+        let plan_key = env
+            .get(ENV_PLAN_KEY)
+            .map(|k| secrecy::SecretString::from(k.trim_end_matches(['\n', '\r']).to_owned()));
+        if let Some(k) = &plan_key {
+            // Never printed, even when a server echoes it back.
+            client.redact.push(k.clone());
+        }
         Ok(Config {
             command,
             endpoint: cli.endpoint,
             project_id: cli.project_id,
             client,
             verbose: cli.verbose > 0,
+            plan_key,
         })
     }
 }

@@ -226,20 +226,7 @@ pub(super) fn check_text(subject: &str, v: &str, trimmed: bool) -> Result<(), St
     Ok(())
 }
 
-/// True for the characters that cannot be seen or that break lines: Unicode general
-/// categories Cc (controls: NUL, ESC, newline, …), Cf (format: U+200B zero-width space,
-/// U+FEFF, U+202E right-to-left override, …), Zl and Zp (U+2028, U+2029, line breaks to YAML).
-pub(crate) fn is_invisible(c: char) -> bool {
-    use icu_properties::CodePointMapData;
-    use icu_properties::props::GeneralCategory;
-    matches!(
-        CodePointMapData::<GeneralCategory>::new().get(c),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-    )
-}
+pub(crate) use crate::util::is_invisible;
 
 /// At most this many characters of a value are shown in a message.
 const SHOWN: usize = 120;
