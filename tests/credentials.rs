@@ -40,6 +40,12 @@ fn credentials_file(path: &std::path::Path, body: &str) {
     }
     std::fs::write(path, format!("[basic]\n{body}"))
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Private, as it should be (a readable one gets a warning: tests/hardening.rs).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
 }
 
 #[test]

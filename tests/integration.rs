@@ -57,3 +57,7 @@ mod api_hostile;
 
 /// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
 mod emulator;
+
+/// What an adversarial review broke: invisible differences, forged output, stale
+/// confirmations, signals, exit codes after deletions, forged saved plans, unbounded input.
+mod hardening;

@@ -82,6 +82,25 @@ async fn apply(
     .await
 }
 
+/// A saved plan larger than this is refused (a plan of a million instances is about 250 MB).
+const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads at most [`MAX_PLAN_BYTES`] of `path`, whatever it is (a device reports no size).
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(Error::Usage(format!(
+            "{}: larger than {MAX_PLAN_BYTES} bytes; that is not a saved plan",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// `apply --plan FILE`: the saved plan re-checked against the live instances.
 async fn saved_plan(
     cfg: &Config,
@@ -92,7 +111,7 @@ async fn saved_plan(
     reporter: &mut dyn Reporter,
 ) -> Result<(Session, Planned)> {
     let origin = plan_file.display().to_string();
-    let bytes = std::fs::read(plan_file).map_err(|e| Error::io(plan_file, e))?;
+    let bytes = read_capped(plan_file)?;
     let checks = saved::Checks {
         key: cfg
             .plan_key

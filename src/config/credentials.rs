@@ -85,7 +85,8 @@ fn complete_pair(
     match (ak, sk) {
         (Some(ak), Some(sk)) => Ok(Some(Credentials {
             ak: ak.trim().to_owned(),
-            sk: SecretString::from(sk.to_owned()),
+            // A trailing newline (a file written with `echo`) is not part of the key.
+            sk: SecretString::from(sk.trim().to_owned()),
             security_token: token.map(|t| SecretString::from(t.trim().to_owned())),
         })),
         (Some(_), None) => Err(Error::Credentials(format!(
@@ -133,6 +134,25 @@ pub fn credentials_file(env: &Env) -> Option<(PathBuf, bool)> {
     ))
 }
 
+/// One warning line (`-q` silences it) when the credentials file is readable by group or
+/// others, as ssh warns about a private key.
+fn warn_if_readable_by_others(meta: &std::fs::Metadata, shown: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if meta.is_file() && mode & 0o077 != 0 {
+            tracing::warn!(
+                "credentials file {shown} is readable by others (mode {:o}); make it private: \
+                 chmod 600 {shown}",
+                mode & 0o777
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (meta, shown);
+}
+
 fn file_source(env: &Env) -> Result<Option<Chain>> {
     let Some((path, explicit)) = credentials_file(env) else {
         return Ok(None);
@@ -151,20 +171,29 @@ fn file_source(env: &Env) -> Result<Option<Chain>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(e) => return Err(unreadable(e)),
     };
-    if meta.len() > MAX_CREDENTIALS_FILE_BYTES {
+    warn_if_readable_by_others(&meta, &shown);
+    // Read at most one byte more than the limit, whatever the file is (a device or a FIFO
+    // reports no size).
+    let mut bytes = Vec::new();
+    {
+        use std::io::Read;
+        std::fs::File::open(&path)
+            .and_then(|f| {
+                f.take(MAX_CREDENTIALS_FILE_BYTES + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(unreadable)?;
+    }
+    if bytes.len() as u64 > MAX_CREDENTIALS_FILE_BYTES {
         return Err(Error::Credentials(format!(
-            "credentials file {shown} is {} bytes; that is not a credentials file",
-            meta.len()
+            "credentials file {shown} is larger than {MAX_CREDENTIALS_FILE_BYTES} bytes; that is \
+             not a credentials file"
         )));
     }
-    let bytes = std::fs::read(&path).map_err(unreadable)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::Credentials(format!("credentials file {shown} is not valid UTF-8")))?;
-    let sections = parse_ini(&text).map_err(|line| {
-        Error::Credentials(format!(
-            "{shown}:{line}: not an INI line (expected `[section]`, `key = value` or a comment)"
-        ))
-    })?;
+    let sections = parse_ini(&text)
+        .map_err(|bad| Error::Credentials(format!("{shown}:{}: {}", bad.line, bad.why)))?;
     let empty = Section::new();
     let basic = sections.get(FILE_SECTION).unwrap_or(&empty);
     let get = |k: &str| basic.get(k).map(String::as_str).filter(|v| !v.is_empty());

@@ -145,7 +145,10 @@ impl EmuInstance {
         obj.insert("instance_id".to_owned(), json!(self.id));
         obj.insert("name".to_owned(), json!(self.name));
         obj.insert("status".to_owned(), json!(self.status));
-        obj.insert("charging_mode".to_owned(), json!(self.charging_mode));
+        // An extra `charging_mode` (null, 1.5, true: what a doubtful listing holds) wins.
+        if !self.extra.contains_key("charging_mode") {
+            obj.insert("charging_mode".to_owned(), json!(self.charging_mode));
+        }
         obj.insert("created_at".to_owned(), json!(self.created_at));
         Value::Object(obj)
     }

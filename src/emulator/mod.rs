@@ -268,6 +268,11 @@ impl Shared {
         self.lock().requests.clone()
     }
 
+    /// How many requests are being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     /// The most requests that were being answered at the same time so far.
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
@@ -300,6 +305,12 @@ impl Shared {
     /// The recycle bin with the time each instance went there.
     pub fn recycle_bin_entries(&self) -> Vec<RecycledInstance> {
         self.lock().recycle_bin.clone()
+    }
+
+    /// Adds faults to the end of the queue (tests use it to break the next requests while a
+    /// run is going on).
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().config.faults.extend(faults);
     }
 
     /// Changes the Cloud Eye activity (by instance id or name) between two runs.

@@ -117,8 +117,8 @@ impl Project {
     }
 }
 
-/// Runs the binary in `dir` with a scrubbed environment plus `env`, stdin closed.
-pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+/// The binary's command line in `dir` with a scrubbed environment plus `env`, stdin closed.
+pub fn command_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
@@ -129,14 +129,34 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin()));
+    cmd
+}
+
+/// The output of a finished child as a [`Run`].
+pub fn run_of(out: std::process::Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to the process `pid` with the `kill` command.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Runs the binary in `dir` with a scrubbed environment plus `env`, stdin closed.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = command_in(dir, args, env);
+    run_of(
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin())),
+    )
 }
 
 /// The sample project of the docs: 2 documented instances plus a few more.
@@ -207,11 +227,27 @@ pub fn run_on_terminal(
     input: Option<&str>,
     ready: impl Fn() -> bool,
 ) -> Run {
-    use std::time::{Duration, Instant};
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-    let command = format!("{} {}", bin(), quoted.join(" "));
+    run_on_terminal_shell(
+        dir,
+        &format!("{} {}", bin(), quoted.join(" ")),
+        env,
+        input,
+        ready,
+    )
+}
+
+/// [`run_on_terminal`] for a shell command line.
+pub fn run_on_terminal_shell(
+    dir: &Path,
+    command: &str,
+    env: &[(String, String)],
+    input: Option<&str>,
+    ready: impl Fn() -> bool,
+) -> Run {
+    use std::time::{Duration, Instant};
     let mut cmd = Command::new("script");
-    cmd.args(["-qec", &command, "/dev/null"])
+    cmd.args(["-qec", command, "/dev/null"])
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
