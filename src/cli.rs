@@ -116,7 +116,7 @@ pub enum Command {
     /// deleted, `+` for declared entries with no live instance. Exit 0 without differences,
     /// 2 with differences.
     #[command(after_help = "Example:\n  dcs-reconcile diff -f dcs.yaml")]
-    Diff(ManifestArg),
+    Diff(DiffArgs),
 
     /// Write a manifest declaring every live managed instance, to adopt the tool on an
     /// existing project.
@@ -205,6 +205,25 @@ pub struct ManifestArg {
     pub file: Option<PathBuf>,
 }
 
+/// Arguments of `diff`.
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    #[command(flatten)]
+    pub ces: CesArg,
+}
+
+/// `--ces-endpoint URL`, shared by `plan`, `apply` and `diff`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CesArg {
+    /// Cloud Eye endpoint for the activity guard (`guards.idle_for`), overriding the
+    /// manifest's `ces_endpoint:` and the region's default (https://ces.REGION.myhuaweicloud.com).
+    #[arg(long, value_name = "URL")]
+    pub ces_endpoint: Option<String>,
+}
+
 /// Arguments of `whoami`.
 #[derive(Debug, Args, Clone)]
 pub struct WhoamiArgs {
@@ -260,6 +279,9 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub net: NetArgs,
+
+    #[command(flatten)]
+    pub ces: CesArg,
 }
 
 /// Network settings shared by `plan` and `apply`.
@@ -310,6 +332,10 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub net: NetArgs,
+
+    #[command(flatten)]
+    pub ces: CesArg,
+
     /// Output format: `json` prints one document with the plan and each instance's outcome
     /// (needs --auto-approve or --plan).
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
