@@ -397,6 +397,18 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub delete_linger: usize,
 
+    /// Cloud Eye activity of an instance (repeatable): `NAME_OR_ID=OPS,CONNECTIONS` shows
+    /// OPS commands per second and CONNECTIONS new connections per period over the whole
+    /// window; `NAME_OR_ID=no-data` shows no datapoints at all. Others are idle.
+    #[arg(long, value_name = "NAME_OR_ID=OPS,CONNECTIONS")]
+    pub activity: Vec<String>,
+
+    /// With --generate: every Nth generated instance (gen-000000, then gen-N, …) is active in
+    /// Cloud Eye (1 op/s, 1 new connection per period); the others are idle.
+    #[arg(long, value_name = "N", requires = "generate",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub active_every: Option<usize>,
+
     /// Fault injection (repeatable, consumed in order by the requests they apply to):
     /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
     /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
