@@ -57,3 +57,6 @@ mod api_hostile;
 
 /// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
 mod emulator;
+
+/// The activity guard: Cloud Eye figures, in-use and unknown skips, fail closed, staleness.
+mod activity;
