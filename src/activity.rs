@@ -57,11 +57,11 @@ impl Eq for ActivityFigures {}
 /// `24h`, `2d`, `90m`: a window in the largest unit that divides it (days from 2 days on).
 pub fn window_text(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 2 * 86_400 && s % 86_400 == 0 {
+    if s >= 2 * 86_400 && s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s >= 3600 && s % 3600 == 0 {
+    } else if s >= 3600 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -163,7 +163,9 @@ pub fn guard(plan: &mut Plan, rule: &IdleRule, observed: &HashMap<String, Option
             (&a.instance.name, &a.instance.id).cmp(&(&b.instance.name, &b.instance.id))
         });
     }
-    plan.activity.get_or_insert_with(BTreeMap::new).extend(figures);
+    plan.activity
+        .get_or_insert_with(BTreeMap::new)
+        .extend(figures);
 }
 
 #[cfg(test)]

@@ -172,7 +172,10 @@ fn thresholds_decide_what_counts_as_idle() {
     assert_eq!(skip_of(&json_plan(&p), BUSY)["reason_code"], "in_use");
 
     // Ops allowed but connections not.
-    guarded(&p, "idle_for: 1h, idle_max_ops: 12, idle_max_connections: 39");
+    guarded(
+        &p,
+        "idle_for: 1h, idle_max_ops: 12, idle_max_connections: 39",
+    );
     assert_eq!(skip_of(&json_plan(&p), BUSY)["reason_code"], "in_use");
 }
 
@@ -251,10 +254,7 @@ fn more_instances_than_fit_one_call_are_split_and_all_checked() {
 
 #[test]
 fn cloud_eye_errors_fail_closed_and_say_what_was_asked() {
-    for (fault, needle) in [
-        ("ces:403", "ces:metricData:list"),
-        ("ces:500x10", "500"),
-    ] {
+    for (fault, needle) in [("ces:403", "ces:metricData:list"), ("ces:500x10", "500")] {
         let mut config = EmulatorConfig {
             faults: vec![fault.parse().expect("a fault")],
             ..signed(vec![
@@ -262,7 +262,9 @@ fn cloud_eye_errors_fail_closed_and_say_what_was_asked() {
                 EmuInstance::new(IDLE, "idle"),
             ])
         };
-        config.activity.insert("idle".to_owned(), Activity::default());
+        config
+            .activity
+            .insert("idle".to_owned(), Activity::default());
         let mut p = Project::with_config(config);
         p.env.push(("HW_MAX_RETRIES".to_owned(), "1".to_owned()));
         guarded(&p, "idle_for: 24h");
@@ -270,7 +272,9 @@ fn cloud_eye_errors_fail_closed_and_say_what_was_asked() {
         assert!(run.stderr.contains(needle), "{fault}: {}", run.stderr);
         assert!(
             run.stderr.contains("could not read Cloud Eye")
-                && run.stderr.contains("total_connections_received of 1 instance")
+                && run
+                    .stderr
+                    .contains("total_connections_received of 1 instance")
                 && run.stderr.contains("nothing was deleted"),
             "{fault}: {}",
             run.stderr
@@ -289,9 +293,7 @@ fn a_saved_plan_is_stale_once_an_instance_is_in_use() {
     let p = project();
     guarded(&p, "idle_for: 24h");
     p.run(&["plan", "--out", "plan.json"]).expect(0);
-    p.emulator
-        .shared()
-        .set_activity(IDLE, busy(3.0, 1.0));
+    p.emulator.shared().set_activity(IDLE, busy(3.0, 1.0));
     let before = ces_requests(&p).len();
     let run = p.run(&["apply", "--plan", "plan.json"]).expect(3);
     assert!(ces_requests(&p).len() > before, "Cloud Eye asked again");
@@ -347,12 +349,20 @@ fn the_endpoint_comes_from_the_flag_the_manifest_or_the_region() {
     let run = p.run(&["plan", "--format", "json", "--ces-endpoint", &url]);
     let plan: Value = serde_json::from_str(&run.expect(0).stdout).expect("JSON");
     assert_eq!(ids(&plan["delete"]), [IDLE]);
-    p.manifest("ces_endpoint: http://127.0.0.1:9\nguards: {idle_for: 24h}\ninstances:\n  - name: app\n");
+    p.manifest(
+        "ces_endpoint: http://127.0.0.1:9\nguards: {idle_for: 24h}\ninstances:\n  - name: app\n",
+    );
     p.run(&["plan", "--ces-endpoint", &url]).expect(0);
     // Plain http off loopback is refused before anything is sent.
-    let run = p.run(&["plan", "--ces-endpoint", "http://ces.example.com"]).expect(1);
+    let run = p
+        .run(&["plan", "--ces-endpoint", "http://ces.example.com"])
+        .expect(1);
     assert!(run.stderr.contains("--ces-endpoint"), "{}", run.stderr);
-    assert!(run.stderr.contains("refusing plain http://"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refusing plain http://"),
+        "{}",
+        run.stderr
+    );
     // `diff` takes the flag too and leaves the in-use instances out.
     p.manifest("guards: {idle_for: 24h}\ninstances:\n  - name: app\n");
     let run = p.run(&["diff", "--ces-endpoint", &url]).expect(2);

@@ -394,7 +394,10 @@ mod tests {
         let mut out = Vec::new();
         write_plan(&mut out, &plan, &ctx()).expect("writes");
         let text = String::from_utf8(out).expect("utf-8");
-        assert!(text.starts_with("{\n  \"activity\": {"), "alphabetical: {text}");
+        assert!(
+            text.starts_with("{\n  \"activity\": {"),
+            "alphabetical: {text}"
+        );
         let back: SavedDoc = serde_json::from_str(&text).expect("reads back");
         assert_eq!(back.activity.map(|a| a.len()), Some(1));
     }

@@ -80,9 +80,11 @@ fn md_activity(out: &mut String, plan: &Plan) {
         .filter_map(|d| figures.get(&d.instance.id).map(|f| (d, f)))
         .collect();
     let Some((_, first)) = rows.first() else {
-        out.push_str("
+        out.push_str(
+            "
 Activity guard (Cloud Eye): no deletion to check.
-");
+",
+        );
         return;
     };
     out.push_str(&format!(
