@@ -443,3 +443,14 @@ fn the_check_after_yes_asks_cloud_eye_again() {
     assert_eq!(ces_requests(&p).len(), 4, "asked again after yes");
     assert!(p.deletes().is_empty());
 }
+
+#[test]
+fn skips_of_the_guard_do_not_count_toward_max_delete() {
+    // Three candidates, two kept by the guard: one deletion, within `max_delete: 1`.
+    let p = project();
+    guarded(&p, "idle_for: 24h, max_delete: 1");
+    let plan = json_plan(&p);
+    assert_eq!(plan["refusals"], serde_json::json!([]), "{plan:#}");
+    p.run(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(p.deletes().len(), 1);
+}
