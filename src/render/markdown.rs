@@ -248,5 +248,13 @@ mod tests {
             !plan_markdown(&Plan::default(), &PlanContext::default()).contains("Activity"),
             "no guard, no section"
         );
+        let nothing = Plan {
+            activity: Some(std::collections::BTreeMap::new()),
+            ..Plan::default()
+        };
+        assert!(
+            plan_markdown(&nothing, &PlanContext::default())
+                .contains("\nActivity guard (Cloud Eye): no deletion to check.\n")
+        );
     }
 }
