@@ -116,7 +116,7 @@ pub enum Command {
     /// deleted, `+` for declared entries with no live instance. Exit 0 without differences,
     /// 2 with differences.
     #[command(after_help = "Example:\n  dcs-reconcile diff -f dcs.yaml")]
-    Diff(ManifestArg),
+    Diff(DiffArgs),
 
     /// Write a manifest declaring every live managed instance, to adopt the tool on an
     /// existing project.
@@ -205,6 +205,25 @@ pub struct ManifestArg {
     pub file: Option<PathBuf>,
 }
 
+/// Arguments of `diff`.
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+
+    #[command(flatten)]
+    pub ces: CesArg,
+}
+
+/// `--ces-endpoint URL`, shared by `plan`, `apply` and `diff`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CesArg {
+    /// Cloud Eye endpoint for the activity guard (`guards.idle_for`), overriding the
+    /// manifest's `ces_endpoint:` and the region's default (https://ces.REGION.myhuaweicloud.com).
+    #[arg(long, value_name = "URL")]
+    pub ces_endpoint: Option<String>,
+}
+
 /// Arguments of `whoami`.
 #[derive(Debug, Args, Clone)]
 pub struct WhoamiArgs {
@@ -265,6 +284,9 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub net: NetArgs,
+
+    #[command(flatten)]
+    pub ces: CesArg,
 }
 
 /// Network settings shared by `plan` and `apply`.
@@ -315,6 +337,10 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub net: NetArgs,
+
+    #[command(flatten)]
+    pub ces: CesArg,
+
     /// Output format: `json` prints one document with the plan and each instance's outcome
     /// (needs --auto-approve or --plan).
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
@@ -379,6 +405,18 @@ pub struct EmulatorArgs {
     /// Deleted instances stay listed as DELETING for N listings before they disappear.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub delete_linger: usize,
+
+    /// Cloud Eye activity of an instance (repeatable): `NAME_OR_ID=OPS,CONNECTIONS` shows
+    /// OPS commands per second and CONNECTIONS new connections per period over the whole
+    /// window; `NAME_OR_ID=no-data` shows no datapoints at all. Others are idle.
+    #[arg(long, value_name = "NAME_OR_ID=OPS,CONNECTIONS")]
+    pub activity: Vec<String>,
+
+    /// With --generate: every Nth generated instance (gen-000000, then gen-N, …) is active in
+    /// Cloud Eye (1 op/s, 1 new connection per period); the others are idle.
+    #[arg(long, value_name = "N", requires = "generate",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub active_every: Option<usize>,
 
     /// Fault injection (repeatable, consumed in order by the requests they apply to):
     /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,

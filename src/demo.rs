@@ -18,6 +18,17 @@ pub const DEMO_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
 const DEMO_AK: &str = "DEMOAKEXAMPLE0000001";
 const DEMO_SK: &str = "demo-secret-key-not-a-real-one";
 
+/// The sample instance the demo's Cloud Eye shows in use.
+const DEMO_IN_USE: &str = "ci-pr-1841";
+
+fn demo_in_use() -> crate::emulator::Activity {
+    crate::emulator::Activity {
+        ops: 12.0,
+        connections: 40.0,
+        ..crate::emulator::Activity::default()
+    }
+}
+
 fn w(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
 }
@@ -29,6 +40,8 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
         credentials: Some((DEMO_AK.to_owned(), DEMO_SK.to_owned())),
         state_file: None,
         instances: sample_instances(),
+        // The activity guard: one undeclared instance is still in use, so it is kept.
+        activity: [(DEMO_IN_USE.to_owned(), demo_in_use())].into(),
         ..EmulatorConfig::default()
     })?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -36,14 +49,17 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
     let manifest = format!(
         "# The instances that should exist in this project. Everything else is deleted.\n\
          project_id: {DEMO_PROJECT_ID}\n\
-         endpoint: {}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
+         endpoint: {url}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
+         ces_endpoint: {url}    # Cloud Eye (the emulator serves it too); default from the region\n\
+         guards:\n\
+         \x20 idle_for: 24h           # never delete an instance Cloud Eye shows in use in the last 24h\n\
          instances:\n\
          \x20 - name: dcs-8b1c-000       # matches every instance of exactly this name\n\
          \x20 - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1   # matches this instance only\n\
          \x20 - name: orders-cache       # both: must be the same live instance\n\
          \x20   id: aabe73af-1db8-4401-b39c-c56996023989\n\
          \x20 - name: payments-cache     # not live: reported as missing, never created\n",
-        emulator.url()
+        url = emulator.url()
     );
     std::fs::write(&path, &manifest).map_err(|e| Error::io(&path, e))?;
     let file = path.display().to_string();

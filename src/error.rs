@@ -85,6 +85,10 @@ pub enum Error {
     #[error("{0}")]
     Guard(String),
 
+    /// The activity guard could not read Cloud Eye: fail closed, nothing was deleted (exit 1).
+    #[error("{0}")]
+    Activity(String),
+
     /// A saved plan (or the plan shown before the prompt) no longer matches the live
     /// instances; nothing was deleted.
     #[error(

@@ -12,6 +12,7 @@
 //! cli (arguments) -> config (settings, no I/O) -> commands::<name>
 //!     manifest (YAML -> entries, rules)  +  session (identity, api::Client: signed listing)
 //!     -> plan (pure: delete / keep / protected / skip / out of scope / missing)
+//!     -> activity (pure: the Cloud Eye figures of the deletions; active or unknown -> skip)
 //!     -> render (text, JSON, Markdown) -> confirm -> apply (batch DELETE, <= 50 ids)
 //!     -> apply::Applied (a value) -> render::report
 //! ```
@@ -26,6 +27,7 @@
 //! | [`manifest`] | the only module that knows YAML: reading, validating, exporting `dcs.yaml` | a manifest key |
 //! | [`model`] | plain values: live [`model::Instance`], [`model::Entry`], scope, protect rules, guards | |
 //! | `plan` | the pure planner; skip reasons and their codes; the guards' refusals | a skip reason |
+//! | `activity` | the activity guard (`guards.idle_for`): Cloud Eye's figures in, in-use and unknown deletions out to `skip`; pure | |
 //! | `saved` | the saved-plan document and its staleness check; pure | |
 //! | `apply` | deleting exactly a plan's instances in batches; the outcome per id | |
 //! | `render` | every printer: text, the typed JSON documents, Markdown, diff, the apply reporters, notes | an output format |
@@ -36,6 +38,7 @@
 //! | [`util`] | neutral helpers: digests, time, durations | |
 //! | [`error`] | the one error type and the documented exit codes | an exit code |
 
+mod activity;
 pub mod api;
 mod apply;
 pub mod cli;

@@ -17,9 +17,10 @@
 //! - an entry that matches nothing is missing (this tool never creates anything).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use crate::activity::ActivityFigures;
 use crate::model::{Entry, Guards, Instance, Rules};
 use crate::util::{age, human_duration, nfc, parse_time, reading};
 
@@ -46,6 +47,10 @@ pub enum ReasonCode {
     TooYoung,
     /// `min_age` is set and the creation time is unknown.
     CreationUnknown,
+    /// `idle_for` is set and Cloud Eye shows client activity in the window.
+    InUse,
+    /// `idle_for` is set and Cloud Eye has no monitoring data for the window.
+    ActivityUnknown,
 }
 
 impl ReasonCode {
@@ -60,6 +65,8 @@ impl ReasonCode {
             ReasonCode::Status => "status",
             ReasonCode::TooYoung => "too_young",
             ReasonCode::CreationUnknown => "creation_unknown",
+            ReasonCode::InUse => "in_use",
+            ReasonCode::ActivityUnknown => "activity_unknown",
         }
     }
 }
@@ -121,6 +128,9 @@ pub struct Plan {
     pub missing: Vec<Entry>,
     /// How many entries the manifest declares.
     pub declared: usize,
+    /// The activity guard's figures of every instance it checked, by id; `None` when the
+    /// guard (`guards.idle_for`) is not configured (see [`crate::activity`]).
+    pub activity: Option<BTreeMap<String, ActivityFigures>>,
 }
 
 /// Guard settings given on the command line for one run.
@@ -357,6 +367,7 @@ pub fn plan(
         out_of_scope: Vec::with_capacity(count(|p| matches!(p, Place::OutOfScope))),
         missing,
         declared: entries.len(),
+        activity: None,
     };
     for (instance, place) in live.into_iter().zip(places) {
         match place {

@@ -3,10 +3,14 @@
 //! a manifest ([`Session::plan`]) or a saved plan re-checked against the live instances
 //! ([`Session::replan_saved`]). Both give a [`Planned`], which `apply` handles the same way.
 
-use time::OffsetDateTime;
+use std::collections::HashMap;
 
-use crate::api::Client;
-use crate::config::{self, Config, Env, ManifestTarget, Target};
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::activity::{self, IdleRule};
+use crate::api::{Auth, Client, ClientOptions, ces};
+use crate::config::{self, Config, ENV_HW_REGION, Env, ManifestTarget, Target};
 use crate::error::{Error, Result};
 use crate::identity::{self, Identity};
 use crate::manifest::Manifest;
@@ -25,6 +29,14 @@ pub struct Session {
     /// The DCS client.
     pub client: Client,
     verbose: bool,
+    /// The credentials, for the Cloud Eye client of the activity guard.
+    auth: Auth,
+    /// The region, when known (the manifest's `region:` or `HW_REGION_NAME`).
+    region: Option<String>,
+    /// `--ces-endpoint`.
+    ces_endpoint: Option<String>,
+    /// Transport and retries, for the Cloud Eye client.
+    options: ClientOptions,
 }
 
 /// A plan ready to be shown and applied, with everything the printers need.
@@ -102,6 +114,10 @@ impl Session {
             target: id.target(),
             client: id.client(&cfg.client)?,
             verbose: cfg.verbose,
+            auth: id.chain.auth.clone(),
+            region: id.region.map(|r| r.value),
+            ces_endpoint: cfg.ces_endpoint.clone(),
+            options: cfg.client.clone(),
         })
     }
 
@@ -137,13 +153,18 @@ impl Session {
         let client = Client::new(
             target.endpoint.clone(),
             target.project_id.clone(),
-            chain.auth,
+            chain.auth.clone(),
             &cfg.client,
         )?;
         Ok(Session {
             target,
             client,
             verbose: cfg.verbose,
+            auth: chain.auth,
+            // The saved manifest's `region:` comes first (see `ces_endpoint_for`).
+            region: env.get(ENV_HW_REGION).map(|r| r.trim().to_owned()),
+            ces_endpoint: cfg.ces_endpoint.clone(),
+            options: cfg.client.clone(),
         })
     }
 
@@ -160,11 +181,88 @@ impl Session {
         }
     }
 
+    /// The Cloud Eye endpoint of the activity guard: `--ces-endpoint`, the manifest's
+    /// `ces_endpoint:`, else the default of the region (the manifest's `region:`, then
+    /// `HW_REGION_NAME`).
+    fn ces_endpoint_for(&self, manifest: &Manifest) -> Result<Url> {
+        let file = manifest.path.display();
+        if let Some(e) = &self.ces_endpoint {
+            return config::check_endpoint(e, "--ces-endpoint");
+        }
+        if let Some(e) = &manifest.ces_endpoint {
+            return config::check_endpoint(e, &format!("{file}: ces_endpoint"));
+        }
+        let region = match (&manifest.region, &self.region) {
+            (Some(r), _) => Some((r.as_str(), format!("{file}: region"))),
+            (None, Some(r)) => Some((r.as_str(), ENV_HW_REGION.to_owned())),
+            (None, None) => None,
+        };
+        let Some((region, origin)) = region else {
+            return Err(Error::Usage(format!(
+                "{file}: `guards.idle_for` asks Cloud Eye whether instances are in use, but no \
+                 Cloud Eye endpoint is known: set `ces_endpoint:` or `region:` in the manifest, \
+                 set {ENV_HW_REGION}, or pass --ces-endpoint"
+            )));
+        };
+        config::check_region(region, &origin)?;
+        config::check_endpoint(&config::region_endpoint("ces", region), &origin)
+    }
+
+    /// The activity guard: when `guards.idle_for` is set, asks Cloud Eye about `plan`'s
+    /// deletions (only those, and nothing when there are none) and moves the ones in use or
+    /// without data to `skip`. Fails closed: an unreadable Cloud Eye is an error.
+    async fn guard_activity(&self, manifest: &Manifest, plan: &mut Plan) -> Result<()> {
+        let Some(rule) = IdleRule::of(&manifest.rules.guards) else {
+            return Ok(());
+        };
+        let endpoint = self.ces_endpoint_for(manifest)?;
+        if plan.delete.is_empty() {
+            activity::guard(plan, &rule, &HashMap::new());
+            return Ok(());
+        }
+        let window = activity::window_text(rule.window);
+        let to_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+            .map_err(|_| Error::Internal("the clock is out of range".to_owned()))?;
+        let from_ms = i64::try_from(rule.window.as_millis())
+            .ok()
+            .and_then(|w| to_ms.checked_sub(w))
+            .ok_or_else(|| Error::Usage(format!("guards.idle_for {window} is too long")))?;
+        let ids: Vec<String> = plan.delete.iter().map(|d| d.instance.id.clone()).collect();
+        tracing::info!(
+            count = ids.len(),
+            %endpoint,
+            "asking Cloud Eye whether the planned deletions were idle in the last {window}"
+        );
+        let answer = ces::activity(
+            &endpoint,
+            &self.target.project_id,
+            &self.auth,
+            &self.options,
+            &ids,
+            from_ms,
+            to_ms,
+        )
+        .await
+        .map_err(|e| {
+            Error::Activity(format!(
+                "the activity guard (guards.idle_for: {window}) could not read Cloud Eye: it \
+                 asked {endpoint} (project {}) for the peak instantaneous_ops and the \
+                 total_connections_received of {} in the last {window}; nothing was deleted: {e}",
+                self.target.project_id,
+                crate::render::plural(ids.len(), "instance", "instances"),
+            ))
+        })?;
+        let observed: HashMap<String, Option<ces::Activity>> = answer.into_iter().collect();
+        activity::guard(plan, &rule, &observed);
+        Ok(())
+    }
+
     /// Lists the live instances and plans them against `manifest`.
     pub async fn plan(&self, manifest: &Manifest, overrides: Overrides) -> Result<Planned> {
         let live = self.client.list_instances().await?;
         tracing::info!(count = live.len(), "listed live instances");
-        let plan = plan_against(manifest, live, OffsetDateTime::now_utc())?;
+        let mut plan = plan_against(manifest, live, OffsetDateTime::now_utc())?;
+        self.guard_activity(manifest, &mut plan).await?;
         let context = self.context(manifest, &plan, overrides);
         Ok(Planned {
             plan,
@@ -183,7 +281,8 @@ impl Session {
         planned: &Planned,
     ) -> Result<std::result::Result<(), Stale>> {
         let live = self.client.list_instances().await?;
-        let fresh = plan_against(manifest, live.clone(), OffsetDateTime::now_utc())?;
+        let mut fresh = plan_against(manifest, live.clone(), OffsetDateTime::now_utc())?;
+        self.guard_activity(manifest, &mut fresh).await?;
         let shown: Vec<InstanceDoc<'_>> =
             planned.plan.delete.iter().map(InstanceDoc::from).collect();
         Ok(saved::check_items(&shown, &planned.context.created_at, &fresh, &live).map(|_| ()))
@@ -200,13 +299,15 @@ impl Session {
         now_overrides: Overrides,
     ) -> Result<std::result::Result<Planned, Stale>> {
         let live = self.client.list_instances().await?;
-        let fresh =
+        let mut fresh =
             plan_against(manifest, live.clone(), OffsetDateTime::now_utc()).map_err(|e| {
                 Error::Guard(format!(
                     "the saved plan {origin} is stale: its manifest now conflicts with the live \
                  instances; nothing was deleted:\n{e}"
                 ))
             })?;
+        // Cloud Eye is asked again: an instance in use since the plan makes it stale.
+        self.guard_activity(manifest, &mut fresh).await?;
         let decisions = match saved::check(saved, &fresh, &live) {
             Ok(d) => d,
             Err(stale) => return Ok(Err(stale)),

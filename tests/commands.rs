@@ -22,11 +22,16 @@ fn demo_runs_the_whole_flow() {
         "{out}"
     );
     assert!(
-        out.contains("Plan: 3 to delete, 3 to keep, 1 to skip, 1 missing."),
+        out.contains("Plan: 2 to delete, 3 to keep, 2 to skip, 1 missing."),
         "{out}"
     );
     assert!(
-        out.contains("Apply complete: 3 deleted, 0 failed."),
+        out.contains("Apply complete: 2 deleted, 0 failed."),
+        "{out}"
+    );
+    // The activity guard keeps one undeclared instance that Cloud Eye shows in use.
+    assert!(
+        out.contains("  ~ ci-pr-1841  ") && out.contains("      in use: peak 12 ops/s, "),
         "{out}"
     );
     assert!(out.contains("No changes."), "{out}");

@@ -61,3 +61,6 @@ mod emulator;
 /// What an adversarial review broke: invisible differences, forged output, stale
 /// confirmations, signals, exit codes after deletions, forged saved plans, unbounded input.
 mod hardening;
+
+/// The activity guard: Cloud Eye figures, in-use and unknown skips, fail closed, staleness.
+mod activity;

@@ -156,6 +156,8 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// `--project-id`.
     pub project_id: Option<String>,
+    /// `--ces-endpoint` (plan, apply, diff): the Cloud Eye endpoint of the activity guard.
+    pub ces_endpoint: Option<String>,
     /// Transport, concurrency and retries.
     pub client: ClientOptions,
     /// `-v` or more: list kept and out-of-scope instances.
@@ -206,10 +208,12 @@ impl Config {
                 "--project-id is empty; give a project id or leave the flag out".to_owned(),
             ));
         }
+        let mut ces_endpoint = None;
         let command = match cli.command {
             Command::Validate(a) => Cmd::Validate(ManifestChoice::from_arg(a.file)),
             Command::Plan(a) => {
                 client.concurrency = a.net.concurrency;
+                ces_endpoint = a.ces.ces_endpoint;
                 Cmd::Plan(PlanConfig {
                     manifest: ManifestChoice::from_arg(a.manifest.file),
                     format: a.format,
@@ -220,6 +224,7 @@ impl Config {
             }
             Command::Apply(a) => {
                 client.concurrency = a.net.concurrency;
+                ces_endpoint = a.ces.ces_endpoint;
                 let json = a.format == cli::ApplyFormat::Json;
                 if json && !a.auto_approve && a.plan.is_none() {
                     return Err(Error::NotConfirmed(
@@ -245,7 +250,10 @@ impl Config {
                 })
             }
             Command::Whoami(a) => Cmd::Whoami(ManifestChoice::from_arg(a.file)),
-            Command::Diff(a) => Cmd::Diff(ManifestChoice::from_arg(a.file)),
+            Command::Diff(a) => {
+                ces_endpoint = a.ces.ces_endpoint;
+                Cmd::Diff(ManifestChoice::from_arg(a.manifest.file))
+            }
             Command::Export(a) => Cmd::Export(ExportConfig {
                 manifest: ManifestChoice::from_arg(a.file),
                 region: a.region,
@@ -269,6 +277,7 @@ impl Config {
             command,
             endpoint: cli.endpoint,
             project_id: cli.project_id,
+            ces_endpoint,
             client,
             verbose: cli.verbose > 0,
             plan_key,

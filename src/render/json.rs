@@ -8,10 +8,12 @@
 //! have always had.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::PlanContext;
+use crate::activity::ActivityFigures;
 use crate::model::Entry;
 use crate::plan::{Decision, Plan};
 
@@ -22,6 +24,10 @@ pub const FORMAT_VERSION: &str = "1";
 /// when writing, `Vec<InstanceDoc>` when reading a saved plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanDoc<L> {
+    /// The activity guard's Cloud Eye figures of every instance it checked, by id; absent
+    /// when `guards.idle_for` is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<BTreeMap<String, ActivityDoc>>,
     /// When the plan was made (RFC 3339, UTC).
     pub created_at: String,
     /// What `apply` deletes.
@@ -64,6 +70,33 @@ pub struct PlanDoc<L> {
     /// How many instances are in each category.
     #[serde(default)]
     pub summary: SummaryDoc,
+}
+
+/// What Cloud Eye showed for one instance checked by the activity guard.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ActivityDoc {
+    /// How many datapoints the figures are made of (0: no monitoring data).
+    pub datapoints: usize,
+    /// Whether the instance counted as idle (and may be deleted).
+    pub idle: bool,
+    /// New connections (`total_connections_received`, sum) in the window; null: no data.
+    pub new_connections: Option<f64>,
+    /// The peak `instantaneous_ops` (ops/s, max) in the window; null: no data.
+    pub peak_ops: Option<f64>,
+    /// The window (`guards.idle_for`), in seconds, ending when the plan was made.
+    pub window_seconds: u64,
+}
+
+impl From<&ActivityFigures> for ActivityDoc {
+    fn from(f: &ActivityFigures) -> Self {
+        ActivityDoc {
+            datapoints: f.datapoints,
+            idle: f.idle,
+            new_connections: f.new_connections,
+            peak_ops: f.peak_ops,
+            window_seconds: f.window.as_secs(),
+        }
+    }
 }
 
 /// The manifest of a plan document.
@@ -187,6 +220,11 @@ impl<'a> PlanDoc<Decisions<'a>> {
     /// The document of `plan`, borrowing its instances.
     pub fn of(plan: &'a Plan, ctx: &PlanContext) -> Self {
         PlanDoc {
+            activity: plan.activity.as_ref().map(|a| {
+                a.iter()
+                    .map(|(id, f)| (id.clone(), ActivityDoc::from(f)))
+                    .collect()
+            }),
             created_at: ctx.created_at.clone(),
             delete: Decisions(&plan.delete),
             endpoint: ctx.endpoint.clone(),
@@ -320,5 +358,47 @@ mod tests {
         let back: SavedDoc = serde_json::from_str(&text).expect("reads back");
         assert_eq!(back.delete[1].name, "d \"quoted\" ü");
         assert_eq!(back.summary, summary(&plan));
+    }
+
+    #[test]
+    fn activity_is_present_only_with_the_guard_and_reads_back() {
+        let mut plan = Plan {
+            delete: vec![decision("id-2", "b", "not declared in the manifest")],
+            declared: 1,
+            ..Plan::default()
+        };
+        assert!(value(&plan, &ctx()).get("activity").is_none());
+        let rule = crate::activity::IdleRule {
+            window: std::time::Duration::from_secs(3600),
+            max_ops: 0.0,
+            max_connections: 0,
+        };
+        let observed = [(
+            "id-2".to_owned(),
+            Some(crate::api::ces::Activity {
+                peak_ops: 12.0,
+                new_connections: 40.0,
+                datapoints: 26,
+            }),
+        )]
+        .into_iter()
+        .collect();
+        crate::activity::guard(&mut plan, &rule, &observed);
+        let v = value(&plan, &ctx());
+        assert_eq!(
+            v["activity"],
+            json!({"id-2": {"datapoints": 26, "idle": false, "new_connections": 40.0,
+                            "peak_ops": 12.0, "window_seconds": 3600}})
+        );
+        assert_eq!(v["skip"][0]["reason_code"], "in_use");
+        let mut out = Vec::new();
+        write_plan(&mut out, &plan, &ctx()).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.starts_with("{\n  \"activity\": {"),
+            "alphabetical: {text}"
+        );
+        let back: SavedDoc = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back.activity.map(|a| a.len()), Some(1));
     }
 }

@@ -67,6 +67,54 @@ fn md_details(out: &mut String, title: &str, ds: &[Decision], now: Option<time::
     out.push_str("\n</details>\n");
 }
 
+/// The activity guard's figures: one row per instance checked, deletions first, then skips,
+/// in the plan's order.
+fn md_activity(out: &mut String, plan: &Plan) {
+    let Some(figures) = &plan.activity else {
+        return;
+    };
+    let rows: Vec<(&Decision, &crate::activity::ActivityFigures)> = plan
+        .delete
+        .iter()
+        .chain(&plan.skip)
+        .filter_map(|d| figures.get(&d.instance.id).map(|f| (d, f)))
+        .collect();
+    let Some((_, first)) = rows.first() else {
+        out.push_str(
+            "
+Activity guard (Cloud Eye): no deletion to check.
+",
+        );
+        return;
+    };
+    out.push_str(&format!(
+        "
+#### Activity in the last {} (Cloud Eye, {} checked)
+
+",
+        crate::activity::window_text(first.window),
+        rows.len()
+    ));
+    out.push_str("| Name | ID | Peak ops/s | New connections | Datapoints | Verdict |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    let figure = |v: Option<f64>| v.map_or("no data".to_owned(), crate::activity::number_text);
+    for (d, f) in rows {
+        let verdict = match (f.idle, f.datapoints) {
+            (true, _) => "idle",
+            (false, 0) => "no data: skipped",
+            (false, _) => "in use: skipped",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {verdict} |\n",
+            md(&d.instance.name),
+            md(&d.instance.id),
+            figure(f.peak_ops),
+            figure(f.new_connections),
+            f.datapoints,
+        ));
+    }
+}
+
 /// The plan as Markdown. Deletions and missing entries are always shown in full: a missing
 /// entry next to a deletion is how a reviewer spots a misspelt name.
 pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
@@ -102,6 +150,7 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
         out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
         md_table(&mut out, &plan.delete, now);
     }
+    md_activity(&mut out, plan);
     if !plan.missing.is_empty() {
         out.push_str(&format!(
             "\n#### Missing: declared, not live ({})\n\n",
@@ -146,5 +195,66 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("<details><summary>Missing"), "{out}");
+    }
+
+    #[test]
+    fn activity_figures_are_a_table_of_every_instance_checked() {
+        let mut plan = Plan::default();
+        for (id, name) in [("id-1", "idle"), ("id-2", "busy"), ("id-3", "dark")] {
+            plan.delete.push(Decision {
+                instance: Instance {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    status: "RUNNING".to_owned(),
+                    charging_mode: Some(0),
+                    ..Instance::default()
+                },
+                reason: "not declared in the manifest".to_owned(),
+                code: crate::plan::ReasonCode::NotDeclared,
+            });
+        }
+        let seen = |ops, conns| {
+            Some(crate::api::ces::Activity {
+                peak_ops: ops,
+                new_connections: conns,
+                datapoints: 10,
+            })
+        };
+        let observed = [
+            ("id-1".to_owned(), seen(0.0, 0.0)),
+            ("id-2".to_owned(), seen(7.5, 3.0)),
+        ]
+        .into_iter()
+        .collect();
+        let rule = crate::activity::IdleRule {
+            window: std::time::Duration::from_secs(2 * 86_400),
+            max_ops: 0.0,
+            max_connections: 0,
+        };
+        crate::activity::guard(&mut plan, &rule, &observed);
+        let out = plan_markdown(&plan, &PlanContext::default());
+        assert!(
+            out.contains(
+                "#### Activity in the last 2d (Cloud Eye, 3 checked)\n\n\
+                 | Name | ID | Peak ops/s | New connections | Datapoints | Verdict |\n\
+                 |---|---|---|---|---|---|\n\
+                 | idle | id-1 | 0 | 0 | 10 | idle |\n\
+                 | busy | id-2 | 7.5 | 3 | 10 | in use: skipped |\n\
+                 | dark | id-3 | no data | no data | 0 | no data: skipped |\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            !plan_markdown(&Plan::default(), &PlanContext::default()).contains("Activity"),
+            "no guard, no section"
+        );
+        let nothing = Plan {
+            activity: Some(std::collections::BTreeMap::new()),
+            ..Plan::default()
+        };
+        assert!(
+            plan_markdown(&nothing, &PlanContext::default())
+                .contains("\nActivity guard (Cloud Eye): no deletion to check.\n")
+        );
     }
 }

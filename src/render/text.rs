@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::{PlanContext, plural, shown};
+use crate::activity::ActivityFigures;
 use crate::model::{Entry, Instance};
 use crate::plan::{Decision, Plan};
 
@@ -48,6 +49,36 @@ fn line(w: &mut dyn Write, mark: char, d: &Decision, color: bool) -> io::Result<
     let head = format!("  {mark} {}", instance_line(&d.instance));
     writeln!(w, "{}", paint(&head, mark, color))?;
     writeln!(w, "      {}", shown(&d.reason))
+}
+
+/// [`line`], then with `-v` the activity guard's figures of the instance, when it checked it.
+fn checked_line(
+    w: &mut dyn Write,
+    mark: char,
+    d: &Decision,
+    plan: &Plan,
+    ctx: &PlanContext,
+) -> io::Result<()> {
+    line(w, mark, d, ctx.color)?;
+    let figures = plan.activity.as_ref().and_then(|a| a.get(&d.instance.id));
+    match figures {
+        Some(f) if ctx.verbose => writeln!(w, "      {}", activity_text(f)),
+        _ => Ok(()),
+    }
+}
+
+/// `Cloud Eye: peak 0 ops/s, 0 new connections in the last 24h (576 datapoints): idle`.
+pub(crate) fn activity_text(f: &ActivityFigures) -> String {
+    let verdict = match (f.idle, f.datapoints) {
+        (true, _) => "idle",
+        (false, 0) => "unknown",
+        (false, _) => "in use",
+    };
+    format!(
+        "Cloud Eye: {} ({}): {verdict}",
+        f.describe(),
+        plural(f.datapoints, "datapoint", "datapoints")
+    )
 }
 
 fn missing_line(w: &mut dyn Write, e: &Entry, color: bool) -> io::Result<()> {
@@ -98,7 +129,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.delete.len(), "instance", "instances")
         )?;
         for d in &plan.delete {
-            line(w, '-', d, ctx.color)?;
+            checked_line(w, '-', d, plan, ctx)?;
         }
     }
     if !plan.protected.is_empty() {
@@ -120,7 +151,7 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
             plural(plan.skip.len(), "instance is", "instances are")
         )?;
         for d in &plan.skip {
-            line(w, '~', d, ctx.color)?;
+            checked_line(w, '~', d, plan, ctx)?;
         }
     }
     if !plan.missing.is_empty() {
@@ -271,6 +302,71 @@ mod tests {
         assert!(
             out.contains("Apply would refuse this plan: too many"),
             "{out}"
+        );
+    }
+
+    fn guarded() -> Plan {
+        let mut plan = Plan {
+            delete: vec![
+                decision("id-1", "idle", "not declared in the manifest"),
+                decision("id-2", "busy", "not declared in the manifest"),
+            ],
+            ..Plan::default()
+        };
+        let observed = [
+            (
+                "id-1".to_owned(),
+                Some(crate::api::ces::Activity {
+                    peak_ops: 0.0,
+                    new_connections: 0.0,
+                    datapoints: 576,
+                }),
+            ),
+            (
+                "id-2".to_owned(),
+                Some(crate::api::ces::Activity {
+                    peak_ops: 12.0,
+                    new_connections: 40.0,
+                    datapoints: 576,
+                }),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let rule = crate::activity::IdleRule {
+            window: std::time::Duration::from_secs(86_400),
+            max_ops: 0.0,
+            max_connections: 0,
+        };
+        crate::activity::guard(&mut plan, &rule, &observed);
+        plan
+    }
+
+    #[test]
+    fn activity_figures_show_with_verbose_only_and_the_reason_always() {
+        let plan = guarded();
+        let quiet = text(&plan, &ctx());
+        assert!(
+            quiet.contains(
+                "  ~ busy  id-2  RUNNING  created 2024-01-01T00:00:00.000Z\n      in use: peak 12 \
+                 ops/s, 40 new connections in the last 24h (Cloud Eye)\n"
+            ),
+            "{quiet}"
+        );
+        assert!(!quiet.contains("Cloud Eye: "), "{quiet}");
+        let mut c = ctx();
+        c.verbose = true;
+        let loud = text(&plan, &c);
+        assert!(
+            loud.contains(
+                "      not declared in the manifest\n      Cloud Eye: peak 0 ops/s, 0 new \
+                 connections in the last 24h (576 datapoints): idle\n"
+            ),
+            "{loud}"
+        );
+        assert!(
+            loud.contains("(Cloud Eye)\n      Cloud Eye: peak 12 ops/s, 40 new connections in the last 24h (576 datapoints): in use\n"),
+            "{loud}"
         );
     }
 }
