@@ -170,12 +170,22 @@ impl Inner {
             _ => 0.0,
         };
         let value_of = |v: f64| if filter == "variance" { 0.0 } else { v };
-        window
-            .timestamps()
+        let timestamps = window.timestamps();
+        // `total_connections_received` counts new connections: the activity's `connections`
+        // are all received in the last active period, so that a window's sum is that number.
+        let counted = metric.name == "total_connections_received";
+        let last_active = timestamps.iter().rposition(|&t| value_at(t) != 0.0);
+        timestamps
             .into_iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(n, t)| {
+                let v = if counted && Some(n) != last_active {
+                    0.0
+                } else {
+                    value_at(t)
+                };
                 let mut point = serde_json::Map::new();
-                point.insert(filter.to_owned(), json!(value_of(value_at(t))));
+                point.insert(filter.to_owned(), json!(value_of(v)));
                 point.insert("timestamp".to_owned(), json!(t));
                 Value::Object(point)
             })

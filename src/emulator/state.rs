@@ -19,7 +19,8 @@ pub struct Activity {
     pub active_until: Option<String>,
     /// `instantaneous_ops` (commands per second) while active.
     pub ops: f64,
-    /// `connected_clients` and `total_connections_received` while active.
+    /// `connected_clients` while active; `total_connections_received`: this many new
+    /// connections in all, received in the last active period.
     pub connections: f64,
     /// When true, Cloud Eye has no datapoints at all for the instance.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
