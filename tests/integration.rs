@@ -64,3 +64,6 @@ mod hardening;
 
 /// The activity guard: Cloud Eye figures, in-use and unknown skips, fail closed, staleness.
 mod activity;
+
+/// The layer rules of docs/design.md, checked on the sources.
+mod layers;

@@ -131,7 +131,7 @@ fn query_body(
         from: from_ms,
         to: to_ms,
     })
-    .map_err(|e| Error::Usage(format!("cannot encode the Cloud Eye query: {e}")))
+    .map_err(|e| Error::Internal(format!("cannot encode the Cloud Eye query: {e}")))
 }
 
 #[derive(Deserialize)]

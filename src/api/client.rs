@@ -49,7 +49,8 @@ pub struct Client {
     pub(super) http: reqwest::Client,
     pub(super) endpoint: Url,
     pub(super) host: String,
-    pub(super) project_id: String,
+    /// `None` for IAM, which is not project-scoped (no `X-Project-Id` header).
+    pub(super) project_id: Option<String>,
     pub(super) auth: Auth,
     pub(super) retry: RetryPolicy,
     pub(super) concurrency: usize,
@@ -58,13 +59,30 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `endpoint` (scheme, host, optional port) and `project_id` (empty: no
-    /// `X-Project-Id` header, as for IAM), authenticated with `auth` (AK/SK
-    /// [`super::Credentials`] or a token).
+    /// A client for `endpoint` (scheme, host, optional port) and the project `project_id`,
+    /// authenticated with `auth` (AK/SK [`super::Credentials`] or a token).
     pub fn new(
         endpoint: Url,
         project_id: String,
         auth: impl Into<Auth>,
+        options: &ClientOptions,
+    ) -> Result<Client> {
+        Client::build(endpoint, Some(project_id), auth.into(), options)
+    }
+
+    /// A client for a service that is not project-scoped (IAM): no `X-Project-Id` header.
+    pub fn unscoped(
+        endpoint: Url,
+        auth: impl Into<Auth>,
+        options: &ClientOptions,
+    ) -> Result<Client> {
+        Client::build(endpoint, None, auth.into(), options)
+    }
+
+    fn build(
+        endpoint: Url,
+        project_id: Option<String>,
+        auth: Auth,
         options: &ClientOptions,
     ) -> Result<Client> {
         let http = super::http::http_client(options, &endpoint)?;
@@ -75,7 +93,6 @@ impl Client {
                 return Err(Error::Usage(format!("endpoint {endpoint} has no host")));
             }
         };
-        let auth = auth.into();
         let redactor = Redactor::new(&auth, &options.redact);
         Ok(Client {
             http,
@@ -101,6 +118,12 @@ impl Client {
 
     /// `/v2/{project_id}/instances`.
     pub(super) fn instances_path(&self) -> String {
-        format!("/v2/{}/instances", self.project_id)
+        format!("/v2/{}/instances", self.project())
+    }
+
+    /// The project id of a project-scoped client (empty for IAM, which never builds a
+    /// project path).
+    pub(super) fn project(&self) -> &str {
+        self.project_id.as_deref().unwrap_or_default()
     }
 }

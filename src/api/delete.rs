@@ -36,8 +36,8 @@ impl Client {
         recycle: bool,
     ) -> Result<Vec<(String, ItemResult)>> {
         if ids.len() > DELETE_BATCH_MAX {
-            return Err(Error::Usage(format!(
-                "internal error: a batch of {} ids exceeds the API's cap of {DELETE_BATCH_MAX}",
+            return Err(Error::Internal(format!(
+                "a batch of {} ids exceeds the API's cap of {DELETE_BATCH_MAX}",
                 ids.len()
             )));
         }
@@ -45,7 +45,7 @@ impl Client {
             instances: ids.to_vec(),
             is_recycle: recycle.then_some(true),
         })
-        .map_err(|e| Error::Usage(format!("cannot encode the delete body: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot encode the delete body: {e}")))?;
         let query = vec![("all_failure".to_owned(), "false".to_owned())];
         let path = self.instances_path();
         let (url, answer) = self

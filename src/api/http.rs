@@ -89,7 +89,7 @@ pub(super) fn http_client(options: &ClientOptions, endpoint: &Url) -> Result<req
     }
     builder
         .build()
-        .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot set up the HTTP client: {e}")))
 }
 
 impl Client {
@@ -110,8 +110,8 @@ impl Client {
             ("Host".to_owned(), self.host.clone()),
             ("X-Sdk-Date".to_owned(), sdk_date),
         ];
-        if !self.project_id.is_empty() {
-            headers.push(("X-Project-Id".to_owned(), self.project_id.clone()));
+        if let Some(project) = &self.project_id {
+            headers.push(("X-Project-Id".to_owned(), project.clone()));
         }
         let body_bytes = body.map(|(b, _)| b).unwrap_or_default();
         let auth_headers =
@@ -274,11 +274,11 @@ impl Client {
                 .map(|m| self.server_text(&m))
                 .or_else(|| (!answer.body.is_empty()).then(|| self.snippet(&answer.body)))
         };
-        let project = if self.project_id.is_empty() {
-            String::new()
-        } else {
-            format!(" in project {}", self.project_id)
-        };
+        let project = self
+            .project_id
+            .as_ref()
+            .map(|p| format!(" in project {p}"))
+            .unwrap_or_default();
         let gateway_auth = code
             .as_deref()
             .is_some_and(|c| c.starts_with("APIGW.0301") || c.starts_with("APIG.0301"));
@@ -310,9 +310,9 @@ impl Client {
                 "{} lacks the IAM permission `{action}`{project}; ask an administrator to grant it",
                 self.auth.who()
             )),
-            (404, _, _) if !self.project_id.is_empty() => Some(format!(
+            (404, _, _) if self.project_id.is_some() => Some(format!(
                 "check the endpoint and that project {} exists in its region",
-                self.project_id
+                self.project()
             )),
             _ => None,
         };

@@ -20,7 +20,7 @@ pub async fn project_id_of_region(
     auth: &Auth,
     options: &ClientOptions,
 ) -> Result<String> {
-    let client = Client::new(iam.clone(), String::new(), auth.clone(), options)?;
+    let client = Client::unscoped(iam.clone(), auth.clone(), options)?;
     let query = vec![("name".to_owned(), region.to_owned())];
     let (url, answer) = client
         .send_with_retry(reqwest::Method::GET, "/v3/projects", &query, None)

@@ -26,7 +26,7 @@ fn tag_body(create: bool, tags: &[(String, String)]) -> Result<Vec<u8>> {
         action: if create { "create" } else { "delete" },
         tags: tags.iter().map(|(key, value)| Tag { key, value }).collect(),
     })
-    .map_err(|e| Error::Usage(format!("cannot encode the tag body: {e}")))
+    .map_err(|e| Error::Internal(format!("cannot encode the tag body: {e}")))
 }
 
 impl Client {
@@ -40,7 +40,7 @@ impl Client {
     ) -> Result<()> {
         let path = format!(
             "/v2/{}/dcs/{}/tags/action",
-            self.project_id,
+            self.project(),
             super::sign::encode(instance_id)
         );
         let body = tag_body(create, tags)?;

@@ -47,7 +47,7 @@ pub(crate) async fn run(cfg: &Config, p: &PlanConfig, env: &Env, io: &mut Io<'_>
         write_file(out, &text)?;
         let note = notes::saved_note(&out.display().to_string());
         match p.format {
-            Format::Text => writeln!(io.out, "\n{note}").map_err(write_err)?,
+            Format::Text => notes::paragraph(io.out, &note).map_err(write_err)?,
             Format::Json | Format::Markdown => tracing::info!("{note}"),
         }
     }

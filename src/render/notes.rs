@@ -18,6 +18,11 @@ pub(crate) fn valid(w: &mut dyn Write, file: &str, declared: usize) -> io::Resul
     )
 }
 
+/// `text` as a paragraph of its own after what was printed.
+pub(crate) fn paragraph(w: &mut dyn Write, text: &str) -> io::Result<()> {
+    writeln!(w, "\n{text}")
+}
+
 /// What `plan --out FILE` says it did.
 pub(crate) fn saved_note(file: &str) -> String {
     format!("Saved this plan to {file}. Apply exactly it with: dcs-reconcile apply --plan {file}")
