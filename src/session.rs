@@ -79,19 +79,25 @@ pub async fn identify(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Res
 /// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
 /// The instances move into the plan (one copy of a large listing, not two).
 fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -> Result<Plan> {
-    plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
-        let file = manifest.path.display().to_string();
-        let mut lines: Vec<String> = conflicts
-            .into_iter()
-            .map(|c| format!("{file}: {c}"))
-            .collect();
-        lines.push(
-            "the manifest and the live instances disagree; nothing was planned or deleted. \
+    let mut plan =
+        plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
+            let file = manifest.path.display().to_string();
+            let mut lines: Vec<String> = conflicts
+                .into_iter()
+                .map(|c| format!("{file}: {c}"))
+                .collect();
+            lines.push(
+                "the manifest and the live instances disagree; nothing was planned or deleted. \
              Fix the entry (or drop its `id` or `name`) and run plan again."
-                .to_owned(),
-        );
-        Error::Conflict { conflicts: lines }
-    })
+                    .to_owned(),
+            );
+            Error::Conflict { conflicts: lines }
+        })?;
+    // The deletion rules, each a pure step after the planner: where deletions go, then which
+    // of them wait for their grace period.
+    crate::recycle::apply(&mut plan, &manifest.rules.deletion);
+    crate::grace::apply(&mut plan, manifest.rules.deletion.grace, now);
+    Ok(plan)
 }
 
 impl Session {
