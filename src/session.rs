@@ -190,9 +190,15 @@ impl Session {
     ) -> Result<std::result::Result<(), Stale>> {
         let live = self.client.list_instances().await?;
         let fresh = plan_against(manifest, live.clone(), OffsetDateTime::now_utc())?;
-        let shown: Vec<InstanceDoc<'_>> =
-            planned.plan.delete.iter().map(InstanceDoc::from).collect();
-        Ok(saved::check_items(&shown, &planned.context.created_at, &fresh, &live).map(|_| ()))
+        let p = &planned.plan;
+        let shown: Vec<InstanceDoc<'_>> = p.delete.iter().map(|d| InstanceDoc::of(d, p)).collect();
+        let at = &planned.context.created_at;
+        if let Err(stale) = saved::check_items(&shown, at, &fresh, &live) {
+            return Ok(Err(stale));
+        }
+        let mark: Vec<InstanceDoc<'_>> = p.mark.iter().map(|d| InstanceDoc::of(d, p)).collect();
+        let unmark: Vec<InstanceDoc<'_>> = p.unmark.iter().map(InstanceDoc::from).collect();
+        Ok(saved::check_marks(&shown, &mark, &unmark, at, &fresh).map(|_| ()))
     }
 
     /// Lists the live instances, re-plans them under the saved plan's own `manifest`, and
@@ -217,16 +223,30 @@ impl Session {
             Ok(d) => d,
             Err(stale) => return Ok(Err(stale)),
         };
-        let planned: std::collections::HashSet<&str> =
-            decisions.iter().map(|d| d.instance.id.as_str()).collect();
+        let doc = &saved.doc;
+        let (mark, unmark) =
+            match saved::check_marks(&doc.delete, &doc.mark, &doc.unmark, &doc.created_at, &fresh)
+            {
+                Ok(m) => m,
+                Err(stale) => return Ok(Err(stale)),
+            };
+        let planned: std::collections::HashSet<&str> = decisions
+            .iter()
+            .chain(&mark)
+            .map(|d| d.instance.id.as_str())
+            .collect();
+        // Deletions and marks the saved plan did not show are left for the next plan.
         let new_surplus = fresh
             .delete
             .iter()
+            .chain(&fresh.mark)
             .filter(|d| !planned.contains(d.instance.id.as_str()))
             .cloned()
             .collect();
         let plan = Plan {
             delete: decisions,
+            mark,
+            unmark,
             ..fresh
         };
         let kept = saved.overrides();
