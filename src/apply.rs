@@ -447,7 +447,7 @@ async fn tag_calls(
                 .await
             {
                 Ok(()) => TagOutcome::Marked(tag.1),
-                Err(e) => TagOutcome::Failed(format!("marking failed: {}", first_line(&e))),
+                Err(e) => TagOutcome::Failed(format!("marking failed: {e}")),
             }
         } else {
             let value = grace::mark_of(inst).unwrap_or_default().to_owned();
@@ -456,7 +456,7 @@ async fn tag_calls(
                 .await
             {
                 Ok(()) => TagOutcome::Unmarked,
-                Err(e) => TagOutcome::Failed(format!("unmarking failed: {}", first_line(&e))),
+                Err(e) => TagOutcome::Failed(format!("unmarking failed: {e}")),
             }
         };
         report.tags.push((inst.clone(), outcome));

@@ -1157,6 +1157,7 @@ mod tests {
                     } else {
                         Vec::new()
                     },
+                    ..Instance::default()
                 })
         }
 

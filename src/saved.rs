@@ -335,16 +335,34 @@ pub fn check_marks(
         let was = s.recoverable.unwrap_or(false);
         let is = fresh.recoverable(&s.id);
         if was != is && fresh.delete.iter().any(|d| d.instance.id == s.id) {
-            let place = |r: bool| if r { "recycle bin" } else { "destroyed permanently" };
+            let place = |r: bool| {
+                if r {
+                    "recycle bin"
+                } else {
+                    "destroyed permanently"
+                }
+            };
             changes.push(format!(
                 "{} ({}) was planned to go to the {}, now it would be {}",
                 s.name,
                 s.id,
-                if was { "recycle bin" } else { "end (destroyed permanently)" },
+                if was {
+                    "recycle bin"
+                } else {
+                    "end (destroyed permanently)"
+                },
                 place(is)
             ));
-            then.push_str(&diff_line(&s.name, &s.id, &format!("delete  {}", place(was))));
-            now.push_str(&diff_line(&s.name, &s.id, &format!("delete  {}", place(is))));
+            then.push_str(&diff_line(
+                &s.name,
+                &s.id,
+                &format!("delete  {}", place(was)),
+            ));
+            now.push_str(&diff_line(
+                &s.name,
+                &s.id,
+                &format!("delete  {}", place(is)),
+            ));
         }
     }
     let mut pick = |planned: &[InstanceDoc<'_>], list: &[Decision], what: &str| {

@@ -224,12 +224,16 @@ impl Session {
             Err(stale) => return Ok(Err(stale)),
         };
         let doc = &saved.doc;
-        let (mark, unmark) =
-            match saved::check_marks(&doc.delete, &doc.mark, &doc.unmark, &doc.created_at, &fresh)
-            {
-                Ok(m) => m,
-                Err(stale) => return Ok(Err(stale)),
-            };
+        let (mark, unmark) = match saved::check_marks(
+            &doc.delete,
+            &doc.mark,
+            &doc.unmark,
+            &doc.created_at,
+            &fresh,
+        ) {
+            Ok(m) => m,
+            Err(stale) => return Ok(Err(stale)),
+        };
         let planned: std::collections::HashSet<&str> = decisions
             .iter()
             .chain(&mark)

@@ -57,3 +57,6 @@ mod api_hostile;
 
 /// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
 mod emulator;
+
+/// Deletion you can take back: the recycle bin and the grace period (issue 13).
+mod recycle;

@@ -217,7 +217,10 @@ impl<'a> InstanceDoc<'a> {
     pub fn of(d: &'a Decision, plan: &'a Plan) -> Self {
         let id = d.instance.id.as_str();
         InstanceDoc {
-            deletable_after: plan.deletable_after.get(id).map(|t| Cow::Borrowed(t.as_str())),
+            deletable_after: plan
+                .deletable_after
+                .get(id)
+                .map(|t| Cow::Borrowed(t.as_str())),
             recoverable: plan
                 .destinations
                 .get(id)

@@ -189,7 +189,10 @@ impl Reporter for TextReporter<'_> {
 
     fn deleting(&mut self, instances: usize) -> io::Result<()> {
         // Recoverable and permanent deletions go in requests of their own.
-        let bin = self.recoverable.as_ref().map_or(0, |r| r.len().min(instances));
+        let bin = self
+            .recoverable
+            .as_ref()
+            .map_or(0, |r| r.len().min(instances));
         let requests = bin.div_ceil(crate::api::DELETE_BATCH_MAX)
             + (instances - bin).div_ceil(crate::api::DELETE_BATCH_MAX);
         writeln!(
@@ -220,7 +223,11 @@ impl Reporter for TextReporter<'_> {
 
     fn applied(&mut self, applied: &Applied) -> io::Result<()> {
         if !applied.tags.is_empty() {
-            writeln!(self.out, "\nMarks for deletion ({}):", crate::grace::MARK_KEY)?;
+            writeln!(
+                self.out,
+                "\nMarks for deletion ({}):",
+                crate::grace::MARK_KEY
+            )?;
             for (i, o) in &applied.tags {
                 tag_line(self.out, i, o)?;
             }

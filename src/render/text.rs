@@ -162,7 +162,11 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
         writeln!(
             w,
             "{} no longer surplus: the mark will be removed:",
-            plural(plan.unmark.len(), "marked instance is", "marked instances are")
+            plural(
+                plan.unmark.len(),
+                "marked instance is",
+                "marked instances are"
+            )
         )?;
         for d in &plan.unmark {
             line(w, '+', d, ctx.color)?;
