@@ -405,3 +405,64 @@ fn saved_plans_carry_marks_and_a_changed_mark_makes_them_stale() {
     assert!(tag_calls(&q).is_empty());
     assert!(q.deletes().is_empty());
 }
+
+#[test]
+fn the_emulator_command_rejects_is_recycle_with_its_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator =
+        spawn_emulator(&["--generate", "2", "--reject-recycle"].map(std::ffi::OsStr::new));
+    let url = emulator.url.clone();
+    std::fs::write(
+        dir.path().join("dcs.yaml"),
+        format!(
+            "project_id: {PID}\nendpoint: {url}\ndeletion: {{recycle_bin: true}}\ninstances:\n  \
+             - name: gen-000000\n"
+        ),
+    )
+    .expect("write");
+    let env = [
+        ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+        ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+    ];
+    let run = run_in(dir.path(), &["apply", "--auto-approve"], &env);
+    drop(emulator);
+    let run = run.expect(4);
+    assert!(
+        run.stdout
+            .contains("this region may not support the recycle bin"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn export_writes_the_recycle_bin_setting_with_a_comment() {
+    let p = Project::new(vec![
+        EmuInstance::new("id-a", "a"),
+        EmuInstance::new("id-b", "b"),
+    ]);
+    let url = p.emulator.url();
+    let run = p
+        .run(&["export", "--endpoint", &url, "--project-id", PID])
+        .expect(0);
+    assert!(
+        run.stdout.contains("# Deletions go to the DCS recycle bin"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\ndeletion: {recycle_bin: true}\n"),
+        "{}",
+        run.stdout
+    );
+    // Read back: dropping an entry sends that instance to the recycle bin.
+    let text = run.stdout.replace("  - name: b\n    id: id-b\n", "");
+    p.write("dcs.yaml", &text);
+    let plan = p.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("Plan: 1 to delete (1 to the recycle bin, 0 permanently)"),
+        "{}",
+        plan.stdout
+    );
+}
