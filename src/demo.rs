@@ -22,13 +22,27 @@ fn w(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
 }
 
+/// The samples, with `ci-pr-1852` made Redis 3.0, so that the demo shows both destinations
+/// of `deletion: {recycle_bin: true}`: one instance to the recycle bin, one that cannot go.
+fn with_an_old_redis(
+    mut instances: Vec<crate::emulator::EmuInstance>,
+) -> Vec<crate::emulator::EmuInstance> {
+    for i in &mut instances {
+        if i.name == "ci-pr-1852" {
+            i.extra
+                .insert("engine_version".to_owned(), serde_json::json!("3.0"));
+        }
+    }
+    instances
+}
+
 /// Runs the walkthrough, writing to `out`. Fails if any step does not end as expected.
 pub async fn run(out: &mut dyn Write) -> Result<u8> {
     let emulator = Emulator::start(EmulatorConfig {
         project_id: Some(DEMO_PROJECT_ID.to_owned()),
         credentials: Some((DEMO_AK.to_owned(), DEMO_SK.to_owned())),
         state_file: None,
-        instances: sample_instances(),
+        instances: with_an_old_redis(sample_instances()),
         ..EmulatorConfig::default()
     })?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -37,6 +51,7 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
         "# The instances that should exist in this project. Everything else is deleted.\n\
          project_id: {DEMO_PROJECT_ID}\n\
          endpoint: {}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
+         deletion: {{recycle_bin: true}}   # Redis 4.0+ goes to the recycle bin (7 days); older is destroyed\n\
          instances:\n\
          \x20 - name: dcs-8b1c-000       # matches every instance of exactly this name\n\
          \x20 - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1   # matches this instance only\n\
