@@ -343,14 +343,10 @@ pub fn check_marks(
                 }
             };
             changes.push(format!(
-                "{} ({}) was planned to go to the {}, now it would be {}",
+                "{} ({}) was planned as `{}`, now it would be `{}`",
                 s.name,
                 s.id,
-                if was {
-                    "recycle bin"
-                } else {
-                    "end (destroyed permanently)"
-                },
+                place(was),
                 place(is)
             ));
             then.push_str(&diff_line(
@@ -686,5 +682,53 @@ mod tests {
         );
         let (_, sig) = parse(unsigned.as_bytes(), "p", checks()).expect("hash only");
         assert_eq!(sig, Signature::Unsigned);
+    }
+
+    #[test]
+    fn a_changed_destination_or_mark_makes_the_plan_stale() {
+        use crate::plan::Destination;
+        let a = decision(inst("a", "a"), "not declared in the manifest");
+        let m = decision(inst("m", "m"), "marked now");
+        let mut then = Plan {
+            delete: vec![a.clone()],
+            mark: vec![m.clone()],
+            ..Plan::default()
+        };
+        then.destinations
+            .insert("a".to_owned(), Destination::RecycleBin);
+        let delete: Vec<InstanceDoc<'_>> = then
+            .delete
+            .iter()
+            .map(|d| InstanceDoc::of(d, &then))
+            .collect();
+        let mark: Vec<InstanceDoc<'_>> = then.mark.iter().map(InstanceDoc::from).collect();
+        // Unchanged: the marks come back.
+        let (marks, unmarks) = check_marks(&delete, &mark, &[], "t", &then).expect("still stands");
+        assert_eq!(marks, [m.clone()]);
+        assert!(unmarks.is_empty());
+        // Now destroyed permanently: stale.
+        let mut now = then.clone();
+        now.destinations.insert(
+            "a".to_owned(),
+            Destination::Permanent("Redis 3.0 cannot use the recycle bin".to_owned()),
+        );
+        let stale = check_marks(&delete, &mark, &[], "t", &now).expect_err("stale");
+        assert!(
+            stale.changes[0].contains("`recycle bin`"),
+            "{:?}",
+            stale.changes
+        );
+        // Marked meanwhile (pending now, not to mark): stale.
+        let now = Plan {
+            mark: Vec::new(),
+            pending: vec![m],
+            ..then.clone()
+        };
+        let stale = check_marks(&delete, &mark, &[], "t", &now).expect_err("stale");
+        assert!(
+            stale.changes[0].contains("would no longer be marked"),
+            "{:?}",
+            stale.changes
+        );
     }
 }
