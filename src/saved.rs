@@ -704,7 +704,7 @@ mod tests {
         let mark: Vec<InstanceDoc<'_>> = then.mark.iter().map(InstanceDoc::from).collect();
         // Unchanged: the marks come back.
         let (marks, unmarks) = check_marks(&delete, &mark, &[], "t", &then).expect("still stands");
-        assert_eq!(marks, [m.clone()]);
+        assert_eq!(marks, std::slice::from_ref(&m));
         assert!(unmarks.is_empty());
         // Now destroyed permanently: stale.
         let mut now = then.clone();
