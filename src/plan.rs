@@ -126,7 +126,9 @@ pub struct Decision {
 }
 
 /// The result of planning. Every live instance is in exactly one of `delete`, `keep`,
-/// `protected`, `skip` and `out_of_scope`.
+/// `protected`, `skip` and `out_of_scope` (and, once `grace::apply` ran, `mark` and `pending`,
+/// which take instances out of `delete`). `unmark` is an overlay: its instances stay in
+/// `keep`, `protected` or `out_of_scope`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Undeclared, managed, deletable instances: what `apply` deletes.

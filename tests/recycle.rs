@@ -466,3 +466,45 @@ fn export_writes_the_recycle_bin_setting_with_a_comment() {
         plan.stdout
     );
 }
+
+#[test]
+fn apply_json_reports_destinations_and_tag_calls() {
+    let p = Project::new(vec![
+        EmuInstance::new("id-keep", "keep-me"),
+        EmuInstance::new("id-r5", "cache"),
+        EmuInstance::new("id-r3", "legacy").with_field("engine_version", json!("3.0")),
+        EmuInstance::new("id-new", "fresh"),
+    ]);
+    set_mark(&p, "id-r5", "2020-01-01T00:00:00Z");
+    set_mark(&p, "id-r3", "2020-01-01T00:00:00Z");
+    p.manifest(&format!(
+        "deletion: {{recycle_bin: true, grace: 1h}}\n{KEEP}"
+    ));
+    let md = p.run(&["plan", "--format", "markdown"]).expect(0);
+    assert!(
+        md.stdout.contains("#### To mark for deletion (1)"),
+        "{}",
+        md.stdout
+    );
+    let run = p
+        .run(&["apply", "--auto-approve", "--format", "json"])
+        .expect(0);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("json");
+    let by_id = |id: &str| {
+        doc["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .find(|o| o["id"] == id)
+            .cloned()
+            .expect("outcome")
+    };
+    assert_eq!(by_id("id-r5")["recoverable"], true);
+    assert_eq!(by_id("id-r3")["recoverable"], false);
+    assert_eq!(doc["tags"][0]["id"], "id-new");
+    assert_eq!(doc["tags"][0]["action"], "mark");
+    assert_eq!(doc["tags"][0]["outcome"], "done");
+    assert_eq!(doc["plan"]["summary"]["mark"], 1);
+    assert_eq!(doc["plan"]["summary"]["delete_to_recycle_bin"], 1);
+    assert_eq!(p.deletes().len(), 2);
+}
