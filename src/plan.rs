@@ -217,11 +217,12 @@ impl Plan {
     /// form, invisible characters and white space are set aside. Such a plan is refused
     /// whatever the overrides: the entry was most likely meant to keep that instance.
     pub fn near_misses(&self) -> Vec<String> {
-        if self.missing.is_empty() || self.delete.is_empty() {
+        if self.missing.is_empty() || (self.delete.is_empty() && self.mark.is_empty()) {
             return Vec::new();
         }
         let mut by_reading: HashMap<String, Vec<&Instance>> = HashMap::new();
-        for d in &self.delete {
+        // A mark leads to a deletion later: it counts the same.
+        for d in self.delete.iter().chain(&self.mark) {
             by_reading
                 .entry(reading(&d.instance.name))
                 .or_default()

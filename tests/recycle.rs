@@ -508,3 +508,15 @@ fn apply_json_reports_destinations_and_tag_calls() {
     assert_eq!(doc["plan"]["summary"]["delete_to_recycle_bin"], 1);
     assert_eq!(p.deletes().len(), 2);
 }
+
+#[test]
+fn a_near_miss_refuses_marking_too() {
+    let p = Project::new(vec![
+        EmuInstance::new("id-keep", "keep-me"),
+        EmuInstance::new("id-o", "Orders"),
+    ]);
+    p.manifest(&format!("{GRACE}{KEEP}  - name: orders\n"));
+    let run = p.run(&["apply", "--auto-approve"]).expect(3);
+    assert!(run.stdout.contains("near miss"), "{}", run.stdout);
+    assert!(tag_calls(&p).is_empty());
+}
