@@ -13,11 +13,22 @@
 //!   deletable are sent once more, in a request of their own, and whatever still fails then
 //!   stops the run. Batches after a stop are reported as not attempted, never sent.
 //! - after a signal ([`Interrupt`]) no further batch is sent; the one in flight finishes.
+//!
+//! With `deletion.recycle_bin`, deletions that may go to the recycle bin are sent in requests
+//! of their own with `"is_recycle": true`, the others in requests without the field: the two
+//! are never mixed, and an instance the plan does not call recoverable is never sent with the
+//! flag. A 400 that refuses `is_recycle` stops the run like any refusal (it is never re-sent
+//! without the flag: that would destroy what the user asked to keep recoverable).
+//!
+//! With `deletion.grace`, the plan's marks and unmarks are tag calls, made after the
+//! deletions (and not at all once the run stopped or a signal came); each has its own
+//! outcome ([`TagOutcome`]), and a failed one never leads to a deletion.
 
 use std::collections::HashMap;
 
 use crate::api::{Client, DELETE_BATCH_MAX, ItemResult};
 use crate::error::Error;
+use crate::grace;
 use crate::model::Instance;
 use crate::plan::{DELETABLE_STATUSES, Plan};
 use crate::signals::{Interrupt, Signal};
@@ -46,6 +57,26 @@ impl Outcome {
     }
 }
 
+/// What became of one planned mark or unmark (a tag call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagOutcome {
+    /// Marked for deletion, with this value (the UTC time of marking).
+    Marked(String),
+    /// The mark was removed.
+    Unmarked,
+    /// The tag call failed: why.
+    Failed(String),
+    /// No tag call was sent for it: why.
+    NotAttempted(String),
+}
+
+impl TagOutcome {
+    /// True for the outcomes that are not done.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TagOutcome::Failed(_) | TagOutcome::NotAttempted(_))
+    }
+}
+
 /// What apply did, per planned instance, in plan order: a value the printers receive.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
@@ -55,6 +86,12 @@ pub struct Applied {
     pub requests: usize,
     /// The signal that stopped the run, if one did.
     pub interrupted: Option<Signal>,
+    /// The ids sent to the recycle bin (`is_recycle: true`).
+    pub recycled: Vec<String>,
+    /// Set when the API refused `is_recycle` (the region may not support the recycle bin).
+    pub recycle_rejected: bool,
+    /// The plan's marks, then its unmarks, and what became of each tag call.
+    pub tags: Vec<(Instance, TagOutcome)>,
 }
 
 impl Applied {
@@ -99,9 +136,21 @@ impl Applied {
                 total: self.outcomes.len(),
             });
         }
-        (!failed.is_empty()).then_some(Error::DeleteFailed {
-            total: self.outcomes.len(),
-            failed,
+        if !failed.is_empty() {
+            return Some(Error::DeleteFailed {
+                total: self.outcomes.len(),
+                failed,
+            });
+        }
+        let tags: Vec<String> = self
+            .tags
+            .iter()
+            .filter(|(_, o)| o.is_failure())
+            .map(|(i, _)| i.label())
+            .collect();
+        (!tags.is_empty()).then_some(Error::TagFailed {
+            total: self.tags.len(),
+            failed: tags,
         })
     }
 }
@@ -127,8 +176,16 @@ fn not_processed(e: &Error) -> bool {
     matches!(e, Error::Api(a) if (400..500).contains(&a.status))
 }
 
+/// What to tell when the API refuses `is_recycle`.
+pub const RECYCLE_REJECTED: &str = "the API refused `is_recycle`: this region may not support \
+     the recycle bin; nothing was re-sent without it. To delete permanently instead, set \
+     `deletion: {recycle_bin: false}` in the manifest";
+
+/// A refused request: its message, and whether it refused `is_recycle`.
+type Refusal = (String, bool);
+
 /// Sends one DELETE for `ids`; `Err` is a refusal (not processed) with its message.
-async fn send(client: &Client, ids: &[String], recycle: bool) -> Result<Vec<Sent>, String> {
+async fn send(client: &Client, ids: &[String], recycle: bool) -> Result<Vec<Sent>, Refusal> {
     match client.delete_batch(ids, recycle).await {
         Ok(results) => {
             let by_id: HashMap<String, ItemResult> = results.into_iter().collect();
@@ -143,7 +200,10 @@ async fn send(client: &Client, ids: &[String], recycle: bool) -> Result<Vec<Sent
                 })
                 .collect())
         }
-        Err(e) if not_processed(&e) => Err(first_line(&e)),
+        Err(Error::Api(a)) if recycle && a.rejects_recycle() => {
+            Err((format!("{}; {RECYCLE_REJECTED}", a), true))
+        }
+        Err(e) if not_processed(&e) => Err((first_line(&e), false)),
         Err(e) => {
             let why = first_line(&e);
             Ok(ids.iter().map(|_| Sent::Unknown(why.clone())).collect())
@@ -182,12 +242,15 @@ fn settled(
     }
 }
 
-/// Deletes one batch; returns its outcomes in order and whether the run must stop.
+/// Deletes one batch (into the recycle bin when `recycle`); returns its outcomes in order and
+/// whether the run must stop (and whether `is_recycle` was refused).
 async fn delete_batch(
     client: &Client,
     batch: &[Instance],
+    recycle: bool,
     requests: &mut usize,
-) -> (Vec<Outcome>, Option<String>) {
+) -> (Vec<Outcome>, Option<String>, bool) {
+    let mut rejected = false;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let mut pending: Vec<usize> = (0..batch.len()).collect();
     let mut stop = None;
@@ -195,9 +258,10 @@ async fn delete_batch(
     for round in 0..2 {
         let ids: Vec<String> = pending.iter().map(|&n| batch[n].id.clone()).collect();
         *requests += 1;
-        let sent = match send(client, &ids, false).await {
+        let sent = match send(client, &ids, recycle).await {
             Ok(sent) => sent,
-            Err(refused) => {
+            Err((refused, recycle_refused)) => {
+                rejected = recycle_refused;
                 for &n in &pending {
                     outcomes[n] = Some(Outcome::Failed(format!(
                         "the API refused the delete request: {refused}"
@@ -279,10 +343,11 @@ async fn delete_batch(
     {
         stop = Some("a delete request failed twice".to_owned());
     }
-    (outcomes, stop)
+    (outcomes, stop, rejected)
 }
 
-/// Deletes the plan's instances; `on_outcome` is called as each outcome becomes known.
+/// Deletes the plan's instances, then marks and unmarks (tag calls); `on_outcome` is called
+/// as each deletion's outcome becomes known.
 pub async fn apply(
     plan: &Plan,
     client: &Client,
@@ -291,8 +356,17 @@ pub async fn apply(
 ) -> Applied {
     let mut report = Applied::default();
     let mut stopped: Option<String> = None;
-    let planned: Vec<&Instance> = plan.delete.iter().map(|d| &d.instance).collect();
-    for batch in planned.chunks(DELETE_BATCH_MAX) {
+    // Recoverable and permanent deletions never share a request: the flag is per request.
+    let (recoverable, permanent): (Vec<&Instance>, Vec<&Instance>) = plan
+        .delete
+        .iter()
+        .map(|d| &d.instance)
+        .partition(|i| plan.recoverable(&i.id));
+    let batches = recoverable
+        .chunks(DELETE_BATCH_MAX)
+        .map(|b| (b, true))
+        .chain(permanent.chunks(DELETE_BATCH_MAX).map(|b| (b, false)));
+    for (batch, recycle) in batches {
         let why_not = match (&stopped, interrupt.signal()) {
             (_, Some(signal)) => Some(format!(
                 "not attempted: interrupted by {} before this batch was sent",
@@ -313,17 +387,80 @@ pub async fn apply(
         }
         interrupt.mark_sent();
         let owned: Vec<Instance> = batch.iter().map(|i| (*i).clone()).collect();
-        let (outcomes, stop) = delete_batch(client, &owned, &mut report.requests).await;
+        let (outcomes, stop, rejected) =
+            delete_batch(client, &owned, recycle, &mut report.requests).await;
+        report.recycle_rejected |= rejected;
         for (inst, outcome) in owned.into_iter().zip(outcomes) {
+            if recycle && !outcome.is_failure() {
+                report.recycled.push(inst.id.clone());
+            }
             on_outcome(&inst, &outcome);
             report.outcomes.push((inst, outcome));
         }
         if stop.is_some() {
-            stopped = stop;
+            stopped = if rejected {
+                Some("the API refused `is_recycle`".to_owned())
+            } else {
+                stop
+            };
         }
     }
+    tag_calls(plan, client, interrupt, stopped.as_deref(), &mut report).await;
     report.interrupted = interrupt.signal();
     report
+}
+
+/// The plan's marks and unmarks, one tag call each, unless the run stopped.
+async fn tag_calls(
+    plan: &Plan,
+    client: &Client,
+    interrupt: &Interrupt,
+    stopped: Option<&str>,
+    report: &mut Applied,
+) {
+    let calls = plan
+        .mark
+        .iter()
+        .map(|d| (d, true))
+        .chain(plan.unmark.iter().map(|d| (d, false)));
+    for (d, mark) in calls {
+        let inst = &d.instance;
+        let why_not = match (stopped, interrupt.signal()) {
+            (_, Some(signal)) => Some(format!(
+                "not attempted: interrupted by {} before this tag call",
+                signal.name()
+            )),
+            (Some(why), None) => Some(format!("not attempted: a delete request failed ({why})")),
+            (None, None) => None,
+        };
+        if let Some(why) = why_not {
+            report
+                .tags
+                .push((inst.clone(), TagOutcome::NotAttempted(why)));
+            continue;
+        }
+        interrupt.mark_sent();
+        let outcome = if mark {
+            let tag = grace::mark_tag(time::OffsetDateTime::now_utc());
+            match client
+                .tag_action(&inst.id, true, std::slice::from_ref(&tag))
+                .await
+            {
+                Ok(()) => TagOutcome::Marked(tag.1),
+                Err(e) => TagOutcome::Failed(format!("marking failed: {e}")),
+            }
+        } else {
+            let value = grace::mark_of(inst).unwrap_or_default().to_owned();
+            match client
+                .tag_action(&inst.id, false, &[(grace::MARK_KEY.to_owned(), value)])
+                .await
+            {
+                Ok(()) => TagOutcome::Unmarked,
+                Err(e) => TagOutcome::Failed(format!("unmarking failed: {e}")),
+            }
+        };
+        report.tags.push((inst.clone(), outcome));
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +488,7 @@ mod tests {
             ],
             requests: 1,
             interrupted: None,
+            ..Applied::default()
         };
         assert_eq!(r.deleted(), 2);
         assert_eq!(r.failures().len(), 3);
@@ -379,6 +517,7 @@ mod tests {
             ],
             requests: 1,
             interrupted: Some(Signal::Term),
+            ..Applied::default()
         };
         let e = r.error().expect("an error");
         assert_eq!(e.exit_code(), 4);

@@ -419,8 +419,17 @@ pub struct EmulatorArgs {
     pub active_every: Option<usize>,
 
     /// Fault injection (repeatable, consumed in order by the requests they apply to):
-    /// `<list|delete|any>:<500|502|503|504|429|502-html|close|lose-answer|insert|garbage>[xN]`,
+    /// `<list|delete|tag|ces|meta|any>:<500|502|503|504|400|401|403|429|502-html|close|lose-answer|insert|garbage>[xN]`,
     /// e.g. `list:503x2`, `delete:lose-answer`. See docs/emulator.md.
     #[arg(long, value_name = "SPEC")]
     pub fault: Vec<String>,
+
+    /// Answer a delete carrying `is_recycle` with 400 naming the parameter, as a region
+    /// without the recycle bin might.
+    #[arg(long, conflicts_with = "ignore_recycle")]
+    pub reject_recycle: bool,
+    /// Accept `is_recycle` but ignore it and destroy the instances, as a region that does not
+    /// know the parameter might do silently.
+    #[arg(long)]
+    pub ignore_recycle: bool,
 }

@@ -33,13 +33,27 @@ fn w(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
 }
 
+/// The samples, with `ci-pr-1852` made Redis 3.0, so that the demo shows both destinations
+/// of `deletion: {recycle_bin: true}`: one instance to the recycle bin, one that cannot go.
+fn with_an_old_redis(
+    mut instances: Vec<crate::emulator::EmuInstance>,
+) -> Vec<crate::emulator::EmuInstance> {
+    for i in &mut instances {
+        if i.name == "ci-pr-1852" {
+            i.extra
+                .insert("engine_version".to_owned(), serde_json::json!("3.0"));
+        }
+    }
+    instances
+}
+
 /// Runs the walkthrough, writing to `out`. Fails if any step does not end as expected.
 pub async fn run(out: &mut dyn Write) -> Result<u8> {
     let emulator = Emulator::start(EmulatorConfig {
         project_id: Some(DEMO_PROJECT_ID.to_owned()),
         credentials: Some((DEMO_AK.to_owned(), DEMO_SK.to_owned())),
         state_file: None,
-        instances: sample_instances(),
+        instances: with_an_old_redis(sample_instances()),
         // The activity guard: one undeclared instance is still in use, so it is kept.
         activity: [(DEMO_IN_USE.to_owned(), demo_in_use())].into(),
         ..EmulatorConfig::default()
@@ -51,6 +65,7 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
          project_id: {DEMO_PROJECT_ID}\n\
          endpoint: {url}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
          ces_endpoint: {url}    # Cloud Eye (the emulator serves it too); default from the region\n\
+         deletion: {{recycle_bin: true}}   # Redis 4.0+ goes to the recycle bin (7 days); older is destroyed\n\
          guards:\n\
          \x20 idle_for: 24h           # never delete an instance Cloud Eye shows in use in the last 24h\n\
          instances:\n\

@@ -118,6 +118,20 @@ pub enum Error {
         failed: Vec<String>,
     },
 
+    /// Tag calls (marks and unmarks of `deletion.grace`) failed; nothing was deleted because
+    /// of them.
+    #[error(
+        "{} of {total} tag calls (marks for deletion) failed: {}; no instance was deleted because of it, the next run tries again",
+        failed.len(),
+        failed.join(", ")
+    )]
+    TagFailed {
+        /// How many tag calls were planned.
+        total: usize,
+        /// The instances whose tag call failed or was not attempted (`name (id)`).
+        failed: Vec<String>,
+    },
+
     /// A signal stopped `apply`: exit 4 once a DELETE was sent (the report says which), else
     /// 130 (SIGINT) or 143 (SIGTERM).
     #[error(
@@ -157,7 +171,9 @@ impl Error {
         match self {
             Error::Guard(_) | Error::StalePlan { .. } => EXIT_GUARD,
             // Deletions were sent: never 1 ("nothing deleted").
-            Error::DeleteFailed { .. } | Error::Wait(_) => EXIT_DELETE_FAILED,
+            Error::DeleteFailed { .. } | Error::TagFailed { .. } | Error::Wait(_) => {
+                EXIT_DELETE_FAILED
+            }
             Error::Interrupted { sent: true, .. } => EXIT_DELETE_FAILED,
             Error::Interrupted { code, .. } => *code,
             _ => EXIT_ERROR,

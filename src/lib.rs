@@ -28,6 +28,8 @@
 //! | [`model`] | plain values: live [`model::Instance`], [`model::Entry`], scope, protect rules, guards | |
 //! | `plan` | the pure planner; skip reasons and their codes; the guards' refusals | a skip reason |
 //! | `activity` | the activity guard (`guards.idle_for`): Cloud Eye's figures in, in-use and unknown deletions out to `skip`; pure | |
+//! | `recycle` | which deletions may go to the recycle bin (`deletion.recycle_bin`); pure | |
+//! | `grace` | two-phase deletion (`deletion.grace`): mark, pending, unmark; pure | |
 //! | `saved` | the saved-plan document and its staleness check; pure | |
 //! | `apply` | deleting exactly a plan's instances in batches; the outcome per id | |
 //! | `render` | every printer: text, the typed JSON documents, Markdown, diff, the apply reporters, notes | an output format |
@@ -47,10 +49,12 @@ pub mod config;
 mod demo;
 pub mod emulator;
 pub mod error;
+mod grace;
 mod identity;
 pub mod manifest;
 pub mod model;
 mod plan;
+mod recycle;
 mod render;
 mod saved;
 mod session;

@@ -24,6 +24,12 @@ pub struct Instance {
     pub enterprise_project_id: Option<String>,
     /// `tags` as key/value pairs.
     pub tags: Vec<(String, String)>,
+    /// `engine`, e.g. `Redis` (for the recycle bin's eligibility).
+    pub engine: Option<String>,
+    /// `engine_version`, e.g. `5.0`.
+    pub engine_version: Option<String>,
+    /// `product_type`, e.g. `generic` or `enterprise`; missing in older answers.
+    pub product_type: Option<String>,
 }
 
 impl Instance {

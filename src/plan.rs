@@ -51,6 +51,17 @@ pub enum ReasonCode {
     InUse,
     /// `idle_for` is set and Cloud Eye has no monitoring data for the window.
     ActivityUnknown,
+    /// `deletion.require_recoverable` is set and the instance cannot go to the recycle bin.
+    NotRecoverable,
+    /// `deletion.grace` is set and the instance is not marked yet: marked now.
+    GraceMark,
+    /// Marked, and the grace period is not over yet.
+    GracePending,
+    /// Marked, and the grace period is over: deleted.
+    GraceOver,
+    /// Marked earlier, but no longer surplus (declared, protected or out of scope): the mark
+    /// is removed.
+    NoLongerSurplus,
 }
 
 impl ReasonCode {
@@ -67,6 +78,11 @@ impl ReasonCode {
             ReasonCode::CreationUnknown => "creation_unknown",
             ReasonCode::InUse => "in_use",
             ReasonCode::ActivityUnknown => "activity_unknown",
+            ReasonCode::NotRecoverable => "not_recoverable",
+            ReasonCode::GraceMark => "grace_mark",
+            ReasonCode::GracePending => "grace_pending",
+            ReasonCode::GraceOver => "grace_over",
+            ReasonCode::NoLongerSurplus => "no_longer_surplus",
         }
     }
 }
@@ -84,6 +100,10 @@ pub enum Category {
     Skip,
     /// Outside the manifest's scope.
     OutOfScope,
+    /// Surplus, marked now (with `deletion.grace`).
+    Mark,
+    /// Surplus, marked, grace period not over.
+    Pending,
 }
 
 impl Category {
@@ -95,6 +115,8 @@ impl Category {
             Category::Protected => "protected",
             Category::Skip => "skip",
             Category::OutOfScope => "out of scope",
+            Category::Mark => "mark",
+            Category::Pending => "pending",
         }
     }
 }
@@ -111,7 +133,9 @@ pub struct Decision {
 }
 
 /// The result of planning. Every live instance is in exactly one of `delete`, `keep`,
-/// `protected`, `skip` and `out_of_scope`.
+/// `protected`, `skip` and `out_of_scope` (and, once `grace::apply` ran, `mark` and `pending`,
+/// which take instances out of `delete`). `unmark` is an overlay: its instances stay in
+/// `keep`, `protected` or `out_of_scope`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Undeclared, managed, deletable instances: what `apply` deletes.
@@ -131,6 +155,47 @@ pub struct Plan {
     /// The activity guard's figures of every instance it checked, by id; `None` when the
     /// guard (`guards.idle_for`) is not configured (see [`crate::activity`]).
     pub activity: Option<BTreeMap<String, ActivityFigures>>,
+    /// With `deletion.grace`: surplus instances marked now (a tag), deleted on a later run.
+    pub mark: Vec<Decision>,
+    /// With `deletion.grace`: marked surplus instances whose grace period is not over.
+    pub pending: Vec<Decision>,
+    /// With `deletion.grace`: marked instances that are no longer surplus: the mark goes.
+    pub unmark: Vec<Decision>,
+    /// With `deletion.recycle_bin`: where each deletion goes, by instance id.
+    pub destinations: BTreeMap<String, Destination>,
+    /// With `deletion.grace`: when each `mark` and `pending` instance may be deleted (RFC
+    /// 3339, UTC), by instance id.
+    pub deletable_after: BTreeMap<String, String>,
+}
+
+/// Where a deletion goes (with `deletion.recycle_bin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// To the DCS recycle bin (`is_recycle: true`): kept 7 days, restorable.
+    RecycleBin,
+    /// Destroyed for good: why it cannot go to the recycle bin.
+    Permanent(String),
+}
+
+impl Plan {
+    /// True when this deletion goes to the recycle bin.
+    pub fn recoverable(&self, id: &str) -> bool {
+        matches!(self.destinations.get(id), Some(Destination::RecycleBin))
+    }
+
+    /// `(to the recycle bin, permanently)` among the deletions, when the recycle bin is in
+    /// use (`None` otherwise).
+    pub fn destination_counts(&self) -> Option<(usize, usize)> {
+        if self.destinations.is_empty() {
+            return None;
+        }
+        let bin = self
+            .delete
+            .iter()
+            .filter(|d| self.recoverable(&d.instance.id))
+            .count();
+        Some((bin, self.delete.len().saturating_sub(bin)))
+    }
 }
 
 /// Guard settings given on the command line for one run.
@@ -143,25 +208,31 @@ pub struct Overrides {
 }
 
 impl Plan {
-    /// True when there is nothing to delete.
+    /// True when there is nothing to delete, mark or unmark.
     pub fn is_empty(&self) -> bool {
-        self.delete.is_empty()
+        self.delete.is_empty() && self.mark.is_empty() && self.unmark.is_empty()
     }
 
     /// How many live instances are in scope (everything but `out_of_scope`).
     pub fn managed(&self) -> usize {
-        self.delete.len() + self.keep.len() + self.protected.len() + self.skip.len()
+        self.delete.len()
+            + self.keep.len()
+            + self.protected.len()
+            + self.skip.len()
+            + self.mark.len()
+            + self.pending.len()
     }
 
     /// Missing entries that look like an instance this plan deletes: equal once case, Unicode
     /// form, invisible characters and white space are set aside. Such a plan is refused
     /// whatever the overrides: the entry was most likely meant to keep that instance.
     pub fn near_misses(&self) -> Vec<String> {
-        if self.missing.is_empty() || self.delete.is_empty() {
+        if self.missing.is_empty() || (self.delete.is_empty() && self.mark.is_empty()) {
             return Vec::new();
         }
         let mut by_reading: HashMap<String, Vec<&Instance>> = HashMap::new();
-        for d in &self.delete {
+        // A mark leads to a deletion later: it counts the same.
+        for d in self.delete.iter().chain(&self.mark) {
             by_reading
                 .entry(reading(&d.instance.name))
                 .or_default()
@@ -225,14 +296,38 @@ impl Plan {
             )),
             (None, None) => None,
         };
-        if let Some((allowed, what)) = cap
-            && self.delete.len() > allowed
+        if let Some((allowed, what)) = &cap
+            && self.delete.len() > *allowed
         {
             out.push(format!(
                 "max_delete: {} deletions exceed the cap of {allowed} ({what}); review the \
                  plan and pass --max-delete {} to allow this run",
                 self.delete.len(),
                 self.delete.len()
+            ));
+        }
+        // A run may not mark more than it could delete.
+        if let Some((allowed, what)) = &cap
+            && self.mark.len() > *allowed
+        {
+            out.push(format!(
+                "max_delete: {} instances to mark for deletion exceed the cap of {allowed} \
+                 ({what}); review the plan and pass --max-delete {} to allow this run",
+                self.mark.len(),
+                self.mark.len()
+            ));
+        }
+        if self.declared == 0
+            && self.delete.is_empty()
+            && !self.mark.is_empty()
+            && !guards.allow_empty
+            && !overrides.allow_empty
+        {
+            out.push(format!(
+                "empty manifest: `instances:` declares nothing, so all {} deletable of the \
+                 {managed} managed instances would be marked for deletion; if that is really \
+                 meant, set `guards: {{allow_empty: true}}` or pass --allow-empty",
+                self.mark.len()
             ));
         }
         out
@@ -367,7 +462,7 @@ pub fn plan(
         out_of_scope: Vec::with_capacity(count(|p| matches!(p, Place::OutOfScope))),
         missing,
         declared: entries.len(),
-        activity: None,
+        ..Plan::default()
     };
     for (instance, place) in live.into_iter().zip(places) {
         match place {
@@ -1075,6 +1170,7 @@ mod tests {
                     } else {
                         Vec::new()
                     },
+                    ..Instance::default()
                 })
         }
 

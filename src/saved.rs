@@ -194,6 +194,21 @@ pub fn parse(
             ));
         }
     }
+    for (what, list) in [("mark", &doc.mark), ("unmark", &doc.unmark)] {
+        let mut seen = std::collections::HashSet::new();
+        for (n, i) in list.iter().enumerate() {
+            if i.id.trim().is_empty()
+                || i.id.chars().any(crate::util::is_invisible)
+                || !seen.insert(i.id.to_lowercase())
+            {
+                return Err(format!(
+                    "{origin}: {what}[{n}] has the id {:?}, which is empty, holds invisible \
+                     characters or is repeated; the file was edited",
+                    i.id
+                ));
+            }
+        }
+    }
     let made = crate::util::parse_time(&doc.created_at)
         .ok_or_else(|| format!("{origin}: created_at `{}` is not a time", doc.created_at))?;
     match crate::util::age(made, checks.now) {
@@ -249,6 +264,8 @@ pub fn check_items(
         (Category::Keep, &fresh.keep),
         (Category::Protected, &fresh.protected),
         (Category::Skip, &fresh.skip),
+        (Category::Mark, &fresh.mark),
+        (Category::Pending, &fresh.pending),
     ] {
         for d in ds {
             standing.insert(d.instance.id.as_str(), (category, Some(d)));
@@ -295,6 +312,82 @@ pub fn check_items(
     }
     if changes.is_empty() {
         return Ok(apply);
+    }
+    let diff = crate::render::diff::unified(&then, &now, &format!("planned ({planned_at})"), "now");
+    Err(Stale { changes, diff })
+}
+
+/// The rest of a plan against `fresh`, after [`check_items`]: each planned mark and unmark
+/// (`deletion.grace`) must still be planned the same way (a mark that changed since, e.g. an
+/// instance marked by another run meanwhile, or declared again, makes the plan stale), and
+/// each planned deletion must still go where the plan said (recycle bin or permanently).
+/// Returns the marks and unmarks to apply, as they are now.
+pub fn check_marks(
+    delete: &[InstanceDoc<'_>],
+    mark: &[InstanceDoc<'_>],
+    unmark: &[InstanceDoc<'_>],
+    planned_at: &str,
+    fresh: &Plan,
+) -> Result<(Vec<Decision>, Vec<Decision>), Stale> {
+    let mut changes = Vec::new();
+    let (mut then, mut now) = (String::new(), String::new());
+    for s in delete {
+        let was = s.recoverable.unwrap_or(false);
+        let is = fresh.recoverable(&s.id);
+        if was != is && fresh.delete.iter().any(|d| d.instance.id == s.id) {
+            let place = |r: bool| {
+                if r {
+                    "recycle bin"
+                } else {
+                    "destroyed permanently"
+                }
+            };
+            changes.push(format!(
+                "{} ({}) was planned as `{}`, now it would be `{}`",
+                s.name,
+                s.id,
+                place(was),
+                place(is)
+            ));
+            then.push_str(&diff_line(
+                &s.name,
+                &s.id,
+                &format!("delete  {}", place(was)),
+            ));
+            now.push_str(&diff_line(
+                &s.name,
+                &s.id,
+                &format!("delete  {}", place(is)),
+            ));
+        }
+    }
+    let mut pick = |planned: &[InstanceDoc<'_>], list: &[Decision], what: &str| {
+        let by_id: HashMap<&str, &Decision> =
+            list.iter().map(|d| (d.instance.id.as_str(), d)).collect();
+        let mut out = Vec::new();
+        for s in planned {
+            then.push_str(&diff_line(&s.name, &s.id, what));
+            match by_id.get(s.id.as_ref()) {
+                Some(d) if d.instance.name == s.name => {
+                    now.push_str(&diff_line(&s.name, &s.id, what));
+                    out.push((*d).clone());
+                }
+                _ => {
+                    changes.push(format!(
+                        "{} ({}) would no longer be {what}ed: its mark or its place changed \
+                         since the plan",
+                        s.name, s.id
+                    ));
+                    now.push_str(&diff_line(&s.name, &s.id, "changed"));
+                }
+            }
+        }
+        out
+    };
+    let marks = pick(mark, &fresh.mark, "mark");
+    let unmarks = pick(unmark, &fresh.unmark, "unmark");
+    if changes.is_empty() {
+        return Ok((marks, unmarks));
     }
     let diff = crate::render::diff::unified(&then, &now, &format!("planned ({planned_at})"), "now");
     Err(Stale { changes, diff })
@@ -589,5 +682,53 @@ mod tests {
         );
         let (_, sig) = parse(unsigned.as_bytes(), "p", checks()).expect("hash only");
         assert_eq!(sig, Signature::Unsigned);
+    }
+
+    #[test]
+    fn a_changed_destination_or_mark_makes_the_plan_stale() {
+        use crate::plan::Destination;
+        let a = decision(inst("a", "a"), "not declared in the manifest");
+        let m = decision(inst("m", "m"), "marked now");
+        let mut then = Plan {
+            delete: vec![a.clone()],
+            mark: vec![m.clone()],
+            ..Plan::default()
+        };
+        then.destinations
+            .insert("a".to_owned(), Destination::RecycleBin);
+        let delete: Vec<InstanceDoc<'_>> = then
+            .delete
+            .iter()
+            .map(|d| InstanceDoc::of(d, &then))
+            .collect();
+        let mark: Vec<InstanceDoc<'_>> = then.mark.iter().map(InstanceDoc::from).collect();
+        // Unchanged: the marks come back.
+        let (marks, unmarks) = check_marks(&delete, &mark, &[], "t", &then).expect("still stands");
+        assert_eq!(marks, std::slice::from_ref(&m));
+        assert!(unmarks.is_empty());
+        // Now destroyed permanently: stale.
+        let mut now = then.clone();
+        now.destinations.insert(
+            "a".to_owned(),
+            Destination::Permanent("Redis 3.0 cannot use the recycle bin".to_owned()),
+        );
+        let stale = check_marks(&delete, &mark, &[], "t", &now).expect_err("stale");
+        assert!(
+            stale.changes[0].contains("`recycle bin`"),
+            "{:?}",
+            stale.changes
+        );
+        // Marked meanwhile (pending now, not to mark): stale.
+        let now = Plan {
+            mark: Vec::new(),
+            pending: vec![m],
+            ..then.clone()
+        };
+        let stale = check_marks(&delete, &mark, &[], "t", &now).expect_err("stale");
+        assert!(
+            stale.changes[0].contains("would no longer be marked"),
+            "{:?}",
+            stale.changes
+        );
     }
 }

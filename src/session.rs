@@ -91,19 +91,21 @@ pub async fn identify(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Res
 /// Plans `live` against `manifest`; an id/name conflict becomes an error naming the file.
 /// The instances move into the plan (one copy of a large listing, not two).
 fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -> Result<Plan> {
-    plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
-        let file = manifest.path.display().to_string();
-        let mut lines: Vec<String> = conflicts
-            .into_iter()
-            .map(|c| format!("{file}: {c}"))
-            .collect();
-        lines.push(
-            "the manifest and the live instances disagree; nothing was planned or deleted. \
+    let plan =
+        plan::plan(&manifest.instances, &manifest.rules, live, now).map_err(|conflicts| {
+            let file = manifest.path.display().to_string();
+            let mut lines: Vec<String> = conflicts
+                .into_iter()
+                .map(|c| format!("{file}: {c}"))
+                .collect();
+            lines.push(
+                "the manifest and the live instances disagree; nothing was planned or deleted. \
              Fix the entry (or drop its `id` or `name`) and run plan again."
-                .to_owned(),
-        );
-        Error::Conflict { conflicts: lines }
-    })
+                    .to_owned(),
+            );
+            Error::Conflict { conflicts: lines }
+        })?;
+    Ok(plan)
 }
 
 impl Session {
@@ -211,6 +213,21 @@ impl Session {
     /// The activity guard: when `guards.idle_for` is set, asks Cloud Eye about `plan`'s
     /// deletions (only those, and nothing when there are none) and moves the ones in use or
     /// without data to `skip`. Fails closed: an unreadable Cloud Eye is an error.
+    /// The steps after the planner, in order: the activity guard (Cloud Eye; only for what
+    /// would otherwise be deleted), then where deletions go (recycle bin), then which of them
+    /// wait for their grace period (marks). So an instance in use is never marked, and
+    /// every mark, pending or deletion has a destination.
+    async fn after_planning(&self, manifest: &Manifest, plan: &mut Plan) -> Result<()> {
+        self.guard_activity(manifest, plan).await?;
+        crate::recycle::apply(plan, &manifest.rules.deletion);
+        crate::grace::apply(
+            plan,
+            manifest.rules.deletion.grace,
+            OffsetDateTime::now_utc(),
+        );
+        Ok(())
+    }
+
     async fn guard_activity(&self, manifest: &Manifest, plan: &mut Plan) -> Result<()> {
         let Some(rule) = IdleRule::of(&manifest.rules.guards) else {
             return Ok(());
@@ -262,7 +279,7 @@ impl Session {
         let live = self.client.list_instances().await?;
         tracing::info!(count = live.len(), "listed live instances");
         let mut plan = plan_against(manifest, live, OffsetDateTime::now_utc())?;
-        self.guard_activity(manifest, &mut plan).await?;
+        self.after_planning(manifest, &mut plan).await?;
         let context = self.context(manifest, &plan, overrides);
         Ok(Planned {
             plan,
@@ -282,10 +299,16 @@ impl Session {
     ) -> Result<std::result::Result<(), Stale>> {
         let live = self.client.list_instances().await?;
         let mut fresh = plan_against(manifest, live.clone(), OffsetDateTime::now_utc())?;
-        self.guard_activity(manifest, &mut fresh).await?;
-        let shown: Vec<InstanceDoc<'_>> =
-            planned.plan.delete.iter().map(InstanceDoc::from).collect();
-        Ok(saved::check_items(&shown, &planned.context.created_at, &fresh, &live).map(|_| ()))
+        self.after_planning(manifest, &mut fresh).await?;
+        let p = &planned.plan;
+        let shown: Vec<InstanceDoc<'_>> = p.delete.iter().map(|d| InstanceDoc::of(d, p)).collect();
+        let at = &planned.context.created_at;
+        if let Err(stale) = saved::check_items(&shown, at, &fresh, &live) {
+            return Ok(Err(stale));
+        }
+        let mark: Vec<InstanceDoc<'_>> = p.mark.iter().map(|d| InstanceDoc::of(d, p)).collect();
+        let unmark: Vec<InstanceDoc<'_>> = p.unmark.iter().map(InstanceDoc::from).collect();
+        Ok(saved::check_marks(&shown, &mark, &unmark, at, &fresh).map(|_| ()))
     }
 
     /// Lists the live instances, re-plans them under the saved plan's own `manifest`, and
@@ -307,21 +330,39 @@ impl Session {
                 ))
             })?;
         // Cloud Eye is asked again: an instance in use since the plan makes it stale.
-        self.guard_activity(manifest, &mut fresh).await?;
+        self.after_planning(manifest, &mut fresh).await?;
         let decisions = match saved::check(saved, &fresh, &live) {
             Ok(d) => d,
             Err(stale) => return Ok(Err(stale)),
         };
-        let planned: std::collections::HashSet<&str> =
-            decisions.iter().map(|d| d.instance.id.as_str()).collect();
+        let doc = &saved.doc;
+        let (mark, unmark) = match saved::check_marks(
+            &doc.delete,
+            &doc.mark,
+            &doc.unmark,
+            &doc.created_at,
+            &fresh,
+        ) {
+            Ok(m) => m,
+            Err(stale) => return Ok(Err(stale)),
+        };
+        let planned: std::collections::HashSet<&str> = decisions
+            .iter()
+            .chain(&mark)
+            .map(|d| d.instance.id.as_str())
+            .collect();
+        // Deletions and marks the saved plan did not show are left for the next plan.
         let new_surplus = fresh
             .delete
             .iter()
+            .chain(&fresh.mark)
             .filter(|d| !planned.contains(d.instance.id.as_str()))
             .cloned()
             .collect();
         let plan = Plan {
             delete: decisions,
+            mark,
+            unmark,
             ..fresh
         };
         let kept = saved.overrides();

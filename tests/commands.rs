@@ -22,7 +22,9 @@ fn demo_runs_the_whole_flow() {
         "{out}"
     );
     assert!(
-        out.contains("Plan: 2 to delete, 3 to keep, 2 to skip, 1 missing."),
+        out.contains(
+            "Plan: 2 to delete (1 to the recycle bin, 1 permanently), 3 to keep, 2 to skip, 1 missing."
+        ),
         "{out}"
     );
     assert!(
@@ -35,6 +37,11 @@ fn demo_runs_the_whole_flow() {
         "{out}"
     );
     assert!(out.contains("No changes."), "{out}");
+    assert!(out.contains("-> recycle bin (7 days)"), "{out}");
+    assert!(
+        out.contains("destroyed permanently: Redis 3.0 cannot use the recycle bin"),
+        "{out}"
+    );
     assert!(out.contains("$ dcs-reconcile apply -f"), "{out}");
     assert!(out.contains("export HUAWEICLOUD_SDK_AK="), "{out}");
 }

@@ -67,3 +67,5 @@ mod activity;
 
 /// The layer rules of docs/design.md, checked on the sources.
 mod layers;
+/// Deletion you can take back: the recycle bin and the grace period (issue 13).
+mod recycle;

@@ -54,6 +54,15 @@ pub struct WireInstance {
     /// `tags`.
     #[serde(default, deserialize_with = "lenient_tags")]
     pub tags: Vec<(String, String)>,
+    /// `engine`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub engine: Option<String>,
+    /// `engine_version`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub engine_version: Option<String>,
+    /// `product_type` (not in the SDK's model; the API pages show it).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub product_type: Option<String>,
 }
 
 impl From<WireInstance> for Instance {
@@ -67,6 +76,9 @@ impl From<WireInstance> for Instance {
             spec_code: w.spec_code,
             enterprise_project_id: w.enterprise_project_id,
             tags: w.tags,
+            engine: w.engine,
+            engine_version: w.engine_version,
+            product_type: w.product_type,
         }
     }
 }

@@ -205,8 +205,12 @@ async fn tail(
     }
     // A saved plan was the review: no prompt.
     if planned.saved.is_none() && !a.auto_approve {
-        let question =
-            notes::confirm_question(planned.plan.delete.len(), &planned.context.project_id);
+        let p = &planned.plan;
+        let question = if p.delete.is_empty() {
+            notes::tag_question(p.mark.len(), p.unmark.len(), &planned.context.project_id)
+        } else {
+            notes::confirm_question(p.delete.len(), &planned.context.project_id)
+        };
         interrupt.prompting(true);
         let answer = confirm(&question);
         interrupt.prompting(false);
@@ -240,9 +244,11 @@ async fn tail(
             });
         }
     }
-    reporter
-        .deleting(planned.plan.delete.len())
-        .map_err(report::write_error)?;
+    if !planned.plan.delete.is_empty() {
+        reporter
+            .deleting(planned.plan.delete.len())
+            .map_err(report::write_error)?;
+    }
     let mut write_failed = None;
     let applied = crate::apply::apply(&planned.plan, &session.client, interrupt, |i, o| {
         if let Err(e) = reporter.outcome(i, o) {

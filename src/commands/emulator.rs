@@ -57,6 +57,8 @@ pub(crate) async fn run(
         faults,
         auth_token: args.auth_token.clone(),
         activity,
+        reject_recycle: args.reject_recycle,
+        ignore_recycle: args.ignore_recycle,
         ..EmulatorConfig::default()
     };
     let signed = config.credentials.is_some() || config.auth_token.is_some();

@@ -64,7 +64,7 @@ pub(crate) async fn run(cfg: &Config, e: &ExportConfig, env: &Env, io: &mut Io<'
         scope: &scope,
         instances: live.iter().map(|i| (i, notes::export_comment(i))).collect(),
     };
-    let text = manifest::export_text(&export);
+    let text = manifest::export_manifest(&export);
     // What we write must read back as a manifest declaring exactly these instances.
     let check = manifest::parse(text.as_bytes(), std::path::Path::new(&out_name))?;
     if check.instances.len() != live.len() {

@@ -66,6 +66,16 @@ fn comment(s: &str) -> String {
 /// back. An instance whose name would not read back byte-identical (see [`name_scalar`]) is
 /// declared by `id` alone, with its name escaped in a comment.
 pub fn export_text(export: &Export<'_>) -> String {
+    export_with(export, false)
+}
+
+/// What the `export` command writes: [`export_text`] plus `deletion: {recycle_bin: true}`
+/// with a comment, so that a manifest made by `export` deletes into the recycle bin.
+pub fn export_manifest(export: &Export<'_>) -> String {
+    export_with(export, true)
+}
+
+fn export_with(export: &Export<'_>, recycle_bin: bool) -> String {
     let mut out = String::new();
     for line in &export.header {
         out.push_str(&format!("# {}\n", comment(line)));
@@ -95,6 +105,13 @@ pub fn export_text(export: &Export<'_>) -> String {
                 out.push_str(&format!("    {}: {}\n", yaml_scalar(k), yaml_scalar(v)));
             }
         }
+    }
+    if recycle_bin {
+        out.push_str(
+        "# Deletions go to the DCS recycle bin (kept 7 days, restorable in the console) when the\n\
+         # instance can (Redis 4.0 or later, not the Enterprise edition); others are destroyed.\n\
+         deletion: {recycle_bin: true}\n",
+    );
     }
     if export.instances.is_empty() {
         out.push_str("instances: []\n");

@@ -32,7 +32,7 @@ use serde::{Deserialize, Deserializer};
 use crate::error::{Error, Result};
 use crate::model::{Entry, Rules};
 
-pub use export::{Export, export_text};
+pub use export::{Export, export_manifest, export_text};
 pub use limits::MAX_MANIFEST_BYTES;
 
 use entries::Instances;

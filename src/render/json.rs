@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::PlanContext;
 use crate::activity::ActivityFigures;
 use crate::model::Entry;
-use crate::plan::{Decision, Plan};
+use crate::plan::{Decision, Destination, Plan};
 
 /// Version of the JSON documents.
 pub const FORMAT_VERSION: &str = "1";
@@ -23,6 +23,10 @@ pub const FORMAT_VERSION: &str = "1";
 /// The plan document. `L` is the type of the instance lists: [`Decisions`] (borrowing a plan)
 /// when writing, `Vec<InstanceDoc>` when reading a saved plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "L: Serialize + Listed",
+    deserialize = "L: Deserialize<'de> + Default"
+))]
 pub struct PlanDoc<L> {
     /// The activity guard's Cloud Eye figures of every instance it checked, by id; absent
     /// when `guards.idle_for` is not set.
@@ -41,12 +45,18 @@ pub struct PlanDoc<L> {
     pub keep: L,
     /// The manifest the plan was made from.
     pub manifest: ManifestDoc,
+    /// With `deletion.grace`: surplus instances marked for deletion now (omitted when none).
+    #[serde(default, skip_serializing_if = "Listed::none")]
+    pub mark: L,
     /// Declared entries that match no live instance.
     #[serde(default)]
     pub missing: Vec<MissingDoc>,
     /// How many live instances are out of scope.
     #[serde(default)]
     pub out_of_scope: usize,
+    /// With `deletion.grace`: marked instances whose grace is not over (omitted when none).
+    #[serde(default, skip_serializing_if = "Listed::none")]
+    pub pending: L,
     /// Saved plans only: the guard overrides the plan was made with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<OverridesDoc>,
@@ -70,6 +80,31 @@ pub struct PlanDoc<L> {
     /// How many instances are in each category.
     #[serde(default)]
     pub summary: SummaryDoc,
+    /// With `deletion.grace`: marks that are removed (omitted when none).
+    #[serde(default, skip_serializing_if = "Listed::none")]
+    pub unmark: L,
+}
+
+/// An instance list of a plan document that may be left out when empty.
+pub trait Listed {
+    /// True when the list is empty.
+    fn none(&self) -> bool;
+}
+
+impl Listed for Decisions<'_> {
+    fn none(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> Listed for Vec<T> {
+    fn none(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What Cloud Eye showed for one instance checked by the activity guard.
@@ -138,16 +173,31 @@ pub struct MissingDoc {
 pub struct SummaryDoc {
     /// To delete.
     pub delete: usize,
+    /// With `deletion.recycle_bin`: of `delete`, how many are destroyed permanently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_permanently: Option<usize>,
+    /// With `deletion.recycle_bin`: of `delete`, how many go to the recycle bin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_to_recycle_bin: Option<usize>,
     /// Declared.
     pub keep: usize,
+    /// To mark for deletion (omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mark: usize,
     /// Declared but not live.
     pub missing: usize,
     /// Out of scope.
     pub out_of_scope: usize,
+    /// Marked, grace not over (omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending: usize,
     /// Protected.
     pub protected: usize,
     /// Skipped.
     pub skip: usize,
+    /// Marks to remove (omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unmark: usize,
 }
 
 /// One instance of a plan document.
@@ -157,6 +207,9 @@ pub struct InstanceDoc<'a> {
     pub charging_mode: Option<i64>,
     /// `created_at` as listed.
     pub created_at: Option<Cow<'a, str>>,
+    /// `mark` and `pending` only: when the instance may be deleted (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletable_after: Option<Cow<'a, str>>,
     /// `instance_id`.
     pub id: Cow<'a, str>,
     /// `name`.
@@ -167,6 +220,9 @@ pub struct InstanceDoc<'a> {
     /// Why, as a stable code (`not_declared`, `prepaid`, …).
     #[serde(default)]
     pub reason_code: Cow<'a, str>,
+    /// Deletions with `deletion.recycle_bin` only: true when it goes to the recycle bin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recoverable: Option<bool>,
     /// `status`.
     pub status: Cow<'a, str>,
 }
@@ -177,22 +233,47 @@ impl<'a> From<&'a Decision> for InstanceDoc<'a> {
         InstanceDoc {
             charging_mode: i.charging_mode,
             created_at: i.created_at.as_deref().map(Cow::Borrowed),
+            deletable_after: None,
             id: Cow::Borrowed(&i.id),
             name: Cow::Borrowed(&i.name),
             reason: Cow::Borrowed(&d.reason),
             reason_code: Cow::Borrowed(d.code.as_str()),
+            recoverable: None,
             status: Cow::Borrowed(&i.status),
         }
     }
 }
 
-/// A plan's decisions, written as a list of [`InstanceDoc`] without building one.
+impl<'a> InstanceDoc<'a> {
+    /// The document of `d` with what `plan` says of it besides: where a deletion goes
+    /// (`recoverable`, with the recycle bin in use) and when a marked one may be deleted.
+    pub fn of(d: &'a Decision, plan: &'a Plan) -> Self {
+        let id = d.instance.id.as_str();
+        InstanceDoc {
+            deletable_after: plan
+                .deletable_after
+                .get(id)
+                .map(|t| Cow::Borrowed(t.as_str())),
+            recoverable: plan
+                .destinations
+                .get(id)
+                .map(|dest| matches!(dest, Destination::RecycleBin)),
+            ..InstanceDoc::from(d)
+        }
+    }
+}
+
+/// A plan's decisions, written as a list of [`InstanceDoc`] without building one; with the
+/// plan, each carries what the plan says of it besides ([`InstanceDoc::of`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Decisions<'a>(pub &'a [Decision]);
+pub struct Decisions<'a>(pub &'a [Decision], pub Option<&'a Plan>);
 
 impl Serialize for Decisions<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(InstanceDoc::from))
+        match self.1 {
+            Some(plan) => s.collect_seq(self.0.iter().map(|d| InstanceDoc::of(d, plan))),
+            None => s.collect_seq(self.0.iter().map(InstanceDoc::from)),
+        }
     }
 }
 
@@ -206,13 +287,19 @@ fn missing_doc(e: &Entry) -> MissingDoc {
 
 /// The category counts of `plan`.
 pub fn summary(plan: &Plan) -> SummaryDoc {
+    let split = plan.destination_counts();
     SummaryDoc {
         delete: plan.delete.len(),
+        delete_permanently: split.map(|(_, permanent)| permanent),
+        delete_to_recycle_bin: split.map(|(bin, _)| bin),
         keep: plan.keep.len(),
+        mark: plan.mark.len(),
         missing: plan.missing.len(),
         out_of_scope: plan.out_of_scope.len(),
+        pending: plan.pending.len(),
         protected: plan.protected.len(),
         skip: plan.skip.len(),
+        unmark: plan.unmark.len(),
     }
 }
 
@@ -226,25 +313,28 @@ impl<'a> PlanDoc<Decisions<'a>> {
                     .collect()
             }),
             created_at: ctx.created_at.clone(),
-            delete: Decisions(&plan.delete),
+            delete: Decisions(&plan.delete, Some(plan)),
             endpoint: ctx.endpoint.clone(),
             format_version: FORMAT_VERSION.to_owned(),
-            keep: Decisions(&plan.keep),
+            keep: Decisions(&plan.keep, None),
             manifest: ManifestDoc {
                 path: ctx.manifest.clone(),
                 sha256: ctx.manifest_sha256.clone(),
                 text: None,
             },
+            mark: Decisions(&plan.mark, Some(plan)),
             missing: plan.missing.iter().map(missing_doc).collect(),
             out_of_scope: plan.out_of_scope.len(),
             overrides: None,
+            pending: Decisions(&plan.pending, Some(plan)),
             plan_sha256: None,
             plan_signature: None,
             project_id: ctx.project_id.clone(),
-            protected: Decisions(&plan.protected),
+            protected: Decisions(&plan.protected, None),
             refusals: ctx.refusals.clone(),
-            skip: Decisions(&plan.skip),
+            skip: Decisions(&plan.skip, None),
             summary: summary(plan),
+            unmark: Decisions(&plan.unmark, None),
         }
     }
 }

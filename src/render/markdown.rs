@@ -39,6 +39,16 @@ fn age_of(i: &Instance, now: Option<time::OffsetDateTime>) -> String {
 }
 
 fn md_table(out: &mut String, ds: &[Decision], now: Option<time::OffsetDateTime>) {
+    md_table_with(out, ds, now, None);
+}
+
+/// [`md_table`]; with `plan`, a deletion's reason says where it goes.
+fn md_table_with(
+    out: &mut String,
+    ds: &[Decision],
+    now: Option<time::OffsetDateTime>,
+    plan: Option<&Plan>,
+) {
     out.push_str("| Name | ID | Status | Age | Billing | Reason |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for d in ds {
@@ -50,7 +60,10 @@ fn md_table(out: &mut String, ds: &[Decision], now: Option<time::OffsetDateTime>
             md(&i.status),
             age_of(i, now),
             i.billing().unwrap_or("unknown"),
-            md(&d.reason)
+            match plan.and_then(|p| super::text::destination(p, &i.id)) {
+                Some(dest) => md(&format!("{}; {dest}", d.reason)),
+                None => md(&d.reason),
+            }
         ));
     }
 }
@@ -120,7 +133,12 @@ Activity guard (Cloud Eye): no deletion to check.
 pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
     let now = parse_time(&ctx.created_at);
     let mut out = String::new();
-    let head = if plan.delete.is_empty() {
+    let head = if plan.delete.is_empty() && !plan.mark.is_empty() {
+        format!(
+            "{} to mark for deletion",
+            plural(plan.mark.len(), "instance", "instances")
+        )
+    } else if plan.delete.is_empty() {
         "no deletions".to_owned()
     } else {
         format!(
@@ -144,12 +162,34 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
             out.push_str(&format!(">\n> - {}\n", md(r)));
         }
     }
-    if plan.delete.is_empty() {
+    if plan.is_empty() {
         out.push_str("\nNo changes. Every deletable live instance is declared.\n");
-    } else {
-        out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
-        md_table(&mut out, &plan.delete, now);
     }
+    if !plan.delete.is_empty() {
+        out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
+        md_table_with(&mut out, &plan.delete, now, Some(plan));
+    }
+    if !plan.mark.is_empty() {
+        out.push_str(&format!(
+            "\n#### To mark for deletion ({}): deleted by a later run once the grace period is \
+             over\n\n",
+            plan.mark.len()
+        ));
+        md_table(&mut out, &plan.mark, now);
+    }
+    if !plan.unmark.is_empty() {
+        out.push_str(&format!(
+            "\n#### To unmark: no longer surplus ({})\n\n",
+            plan.unmark.len()
+        ));
+        md_table(&mut out, &plan.unmark, now);
+    }
+    md_details(
+        &mut out,
+        "Pending (marked, grace period not over)",
+        &plan.pending,
+        now,
+    );
     md_activity(&mut out, plan);
     if !plan.missing.is_empty() {
         out.push_str(&format!(

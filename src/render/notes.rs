@@ -41,6 +41,15 @@ pub(crate) fn confirm_question(deletions: usize, project_id: &str) -> String {
     )
 }
 
+/// The question before an apply that only marks and unmarks (tag calls, no deletion).
+pub(crate) fn tag_question(marks: usize, unmarks: usize, project_id: &str) -> String {
+    format!(
+        "\nMark {marks} and unmark {unmarks} instances for deletion in project {} (tags only; \
+         nothing is deleted now)?\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ",
+        shown(project_id)
+    )
+}
+
 /// `Exported 3 instances to dcs.yaml.`
 pub(crate) fn exported(w: &mut dyn Write, count: usize, file: &str) -> io::Result<()> {
     writeln!(

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::json::{Decisions, FORMAT_VERSION, PlanDoc};
 use super::{PlanContext, plural, shown};
-use crate::apply::{Applied, Outcome};
+use crate::apply::{Applied, Outcome, TagOutcome};
 use crate::error::{Error, Result};
 use crate::model::Instance;
 use crate::plan::{Decision, Plan};
@@ -69,6 +69,8 @@ pub(crate) struct TextReporter<'w> {
     out: &'w mut dyn Write,
     progress: bool,
     bar: Option<indicatif::ProgressBar>,
+    /// With the recycle bin in use: the ids of the plan's recoverable deletions.
+    recoverable: Option<std::collections::HashSet<String>>,
 }
 
 impl<'w> TextReporter<'w> {
@@ -78,6 +80,7 @@ impl<'w> TextReporter<'w> {
             out,
             progress,
             bar: None,
+            recoverable: None,
         }
     }
 }
@@ -104,6 +107,25 @@ pub(crate) fn outcome_line(w: &mut dyn Write, i: &Instance, outcome: &Outcome) -
     }
 }
 
+/// How to restore from the recycle bin, said once after apply.
+pub(crate) const RESTORE: &str = "They are kept 7 days; restore one in the DCS console \
+     (Recycle Bin > Restore): it comes back as a new instance with a new id and address, so \
+     keep a `name:` entry for it in the manifest to have the restored instance matched by name.";
+
+/// `  marked   name (id): value`: one line of the tag calls' report.
+fn tag_line(w: &mut dyn Write, i: &Instance, o: &TagOutcome) -> io::Result<()> {
+    let (name, id) = (shown(&i.name), shown(&i.id));
+    match o {
+        TagOutcome::Marked(at) => writeln!(w, "  marked   {name} ({id}) at {}", shown(at)),
+        TagOutcome::Unmarked => writeln!(w, "  unmarked {name} ({id})"),
+        TagOutcome::Failed(why) | TagOutcome::NotAttempted(why) => writeln!(
+            w,
+            "  FAILED   {name} ({id}): {}",
+            shown(&why.split_whitespace().collect::<Vec<_>>().join(" "))
+        ),
+    }
+}
+
 impl Reporter for TextReporter<'_> {
     fn manifest_changed(&mut self, diff: &str) -> io::Result<()> {
         writeln!(self.out, "{}", shown_lines(diff))
@@ -121,6 +143,16 @@ impl Reporter for TextReporter<'_> {
     }
 
     fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
+        if !s.plan.destinations.is_empty() {
+            self.recoverable = Some(
+                s.plan
+                    .delete
+                    .iter()
+                    .filter(|d| s.plan.recoverable(&d.instance.id))
+                    .map(|d| d.instance.id.clone())
+                    .collect(),
+            );
+        }
         // Through a buffer: a plan can list 100,000 instances, and stdout is line-buffered.
         let mut w = io::BufWriter::with_capacity(64 * 1024, &mut *self.out);
         if let Some(saved) = s.saved {
@@ -156,7 +188,13 @@ impl Reporter for TextReporter<'_> {
     }
 
     fn deleting(&mut self, instances: usize) -> io::Result<()> {
-        let requests = instances.div_ceil(crate::api::DELETE_BATCH_MAX);
+        // Recoverable and permanent deletions go in requests of their own.
+        let bin = self
+            .recoverable
+            .as_ref()
+            .map_or(0, |r| r.len().min(instances));
+        let requests = bin.div_ceil(crate::api::DELETE_BATCH_MAX)
+            + (instances - bin).div_ceil(crate::api::DELETE_BATCH_MAX);
         writeln!(
             self.out,
             "\nDeleting {} in {}:",
@@ -167,10 +205,51 @@ impl Reporter for TextReporter<'_> {
 
     fn outcome(&mut self, instance: &Instance, outcome: &Outcome) -> io::Result<()> {
         outcome_line(self.out, instance, outcome)?;
+        if let Some(recoverable) = &self.recoverable
+            && !outcome.is_failure()
+        {
+            if recoverable.contains(&instance.id) {
+                writeln!(
+                    self.out,
+                    "           -> recycle bin ({} days)",
+                    crate::recycle::KEPT_DAYS
+                )?;
+            } else {
+                writeln!(self.out, "           destroyed permanently")?;
+            }
+        }
         self.out.flush()
     }
 
     fn applied(&mut self, applied: &Applied) -> io::Result<()> {
+        if !applied.tags.is_empty() {
+            writeln!(
+                self.out,
+                "\nMarks for deletion ({}):",
+                crate::grace::MARK_KEY
+            )?;
+            for (i, o) in &applied.tags {
+                tag_line(self.out, i, o)?;
+            }
+        }
+        if applied.recycle_rejected {
+            writeln!(self.out, "\n{}.", crate::apply::RECYCLE_REJECTED)?;
+        }
+        if !applied.recycled.is_empty() {
+            writeln!(
+                self.out,
+                "\n{} went to the recycle bin. {RESTORE}",
+                plural(applied.recycled.len(), "instance", "instances")
+            )?;
+        }
+        if applied.outcomes.is_empty() && !applied.tags.is_empty() {
+            let failed = applied.tags.iter().filter(|(_, o)| o.is_failure()).count();
+            return writeln!(
+                self.out,
+                "\nApply complete: 0 deleted, {} tag calls done, {failed} failed.",
+                applied.tags.len() - failed
+            );
+        }
         writeln!(
             self.out,
             "\nApply complete: {} deleted, {} failed.",
@@ -264,6 +343,9 @@ pub(crate) struct JsonReporter<'w> {
     left: Vec<Decision>,
     outcomes: Vec<(Instance, Outcome)>,
     requests: usize,
+    recycled: std::collections::HashSet<String>,
+    recycle_in_use: bool,
+    tags: Vec<(Instance, TagOutcome)>,
 }
 
 impl<'w> JsonReporter<'w> {
@@ -275,6 +357,9 @@ impl<'w> JsonReporter<'w> {
             left: Vec::new(),
             outcomes: Vec::new(),
             requests: 0,
+            recycled: std::collections::HashSet::new(),
+            recycle_in_use: false,
+            tags: Vec::new(),
         }
     }
 }
@@ -289,6 +374,18 @@ struct ApplyDoc<'a> {
     outcomes: Vec<OutcomeDoc<'a>>,
     plan: &'a Option<serde_json::Value>,
     summary: ApplySummary,
+    /// With `deletion.grace`: the tag calls (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct TagDoc<'a> {
+    action: &'a str,
+    id: &'a str,
+    message: Option<&'a str>,
+    name: &'a str,
+    outcome: &'a str,
 }
 
 #[derive(Serialize)]
@@ -304,6 +401,9 @@ struct OutcomeDoc<'a> {
     message: Option<&'a str>,
     name: &'a str,
     outcome: &'a str,
+    /// With `deletion.recycle_bin`: true when it went to the recycle bin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recoverable: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -324,6 +424,7 @@ impl Reporter for JsonReporter<'_> {
 
     fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
         let doc: PlanDoc<Decisions<'_>> = PlanDoc::of(s.plan, s.context);
+        self.recycle_in_use = !s.plan.destinations.is_empty();
         self.plan = Some(serde_json::to_value(doc).map_err(io::Error::other)?);
         if let Some(saved) = s.saved {
             self.left.clone_from(&saved.new_surplus);
@@ -342,6 +443,8 @@ impl Reporter for JsonReporter<'_> {
     fn applied(&mut self, applied: &Applied) -> io::Result<()> {
         self.outcomes.clone_from(&applied.outcomes);
         self.requests = applied.requests;
+        self.recycled = applied.recycled.iter().cloned().collect();
+        self.tags.clone_from(&applied.tags);
         Ok(())
     }
 
@@ -366,6 +469,8 @@ impl Reporter for JsonReporter<'_> {
                     message,
                     name: &i.name,
                     outcome,
+                    recoverable: (self.recycle_in_use && !o.is_failure())
+                        .then(|| self.recycled.contains(&i.id)),
                 }
             })
             .collect();
@@ -397,6 +502,27 @@ impl Reporter for JsonReporter<'_> {
             },
             outcomes,
             plan: &self.plan,
+            tags: self
+                .tags
+                .iter()
+                .map(|(i, o)| {
+                    let (action, outcome, message) = match o {
+                        TagOutcome::Marked(_) => ("mark", "done", None),
+                        TagOutcome::Unmarked => ("unmark", "done", None),
+                        TagOutcome::Failed(why) => ("tag", "failed", Some(why.as_str())),
+                        TagOutcome::NotAttempted(why) => {
+                            ("tag", "not_attempted", Some(why.as_str()))
+                        }
+                    };
+                    TagDoc {
+                        action,
+                        id: &i.id,
+                        message,
+                        name: &i.name,
+                        outcome,
+                    }
+                })
+                .collect(),
         };
         serde_json::to_writer_pretty(&mut *self.out, &doc).map_err(io::Error::other)?;
         writeln!(self.out)?;

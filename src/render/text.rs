@@ -7,7 +7,7 @@ use anstyle::{AnsiColor, Style};
 use super::{PlanContext, plural, shown};
 use crate::activity::ActivityFigures;
 use crate::model::{Entry, Instance};
-use crate::plan::{Decision, Plan};
+use crate::plan::{Decision, Destination, Plan};
 
 fn created(i: &Instance) -> &str {
     i.created_at.as_deref().unwrap_or("unknown")
@@ -20,6 +20,7 @@ fn style(mark: char) -> Style {
         '!' => AnsiColor::Yellow,  // protected
         '~' => AnsiColor::Cyan,    // skipped
         '?' => AnsiColor::Magenta, // missing
+        '*' => AnsiColor::Yellow,  // marked for deletion
         _ => return Style::new(),
     };
     Style::new().fg_color(Some(color.into()))
@@ -89,13 +90,41 @@ fn missing_line(w: &mut dyn Write, e: &Entry, color: bool) -> io::Result<()> {
     )
 }
 
+/// Where a deletion goes, when the recycle bin is in use: `-> recycle bin (7 days)` or
+/// `destroyed permanently: why`.
+pub(crate) fn destination(plan: &Plan, id: &str) -> Option<String> {
+    match plan.destinations.get(id)? {
+        Destination::RecycleBin => Some(format!(
+            "-> recycle bin ({} days)",
+            crate::recycle::KEPT_DAYS
+        )),
+        Destination::Permanent(why) => Some(format!("destroyed permanently: {why}")),
+    }
+}
+
 /// The summary line: `Plan: 2 to delete, 3 to keep, 1 missing.`, with `N protected`,
-/// `N to skip` and `N out of scope` when there are any.
+/// `N to skip` and `N out of scope` when there are any; with the recycle bin in use
+/// `5 to delete (3 to the recycle bin, 2 permanently)`; with a grace period `N to mark`,
+/// `N pending` and `N to unmark` when there are any.
 pub fn summary_line(plan: &Plan) -> String {
-    let mut parts = vec![
-        format!("{} to delete", plan.delete.len()),
-        format!("{} to keep", plan.keep.len()),
-    ];
+    let delete = match plan.destination_counts() {
+        Some((bin, permanent)) => format!(
+            "{} to delete ({bin} to the recycle bin, {permanent} permanently)",
+            plan.delete.len()
+        ),
+        None => format!("{} to delete", plan.delete.len()),
+    };
+    let mut parts = vec![delete];
+    if !plan.mark.is_empty() {
+        parts.push(format!("{} to mark", plan.mark.len()));
+    }
+    if !plan.pending.is_empty() {
+        parts.push(format!("{} pending", plan.pending.len()));
+    }
+    if !plan.unmark.is_empty() {
+        parts.push(format!("{} to unmark", plan.unmark.len()));
+    }
+    parts.push(format!("{} to keep", plan.keep.len()));
     if !plan.protected.is_empty() {
         parts.push(format!("{} protected", plan.protected.len()));
     }
@@ -130,6 +159,48 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
         )?;
         for d in &plan.delete {
             checked_line(w, '-', d, plan, ctx)?;
+            if let Some(dest) = destination(plan, &d.instance.id) {
+                writeln!(w, "      {dest}")?;
+            }
+        }
+    }
+    if !plan.mark.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} marked for deletion now (tag {}; deleted by a later run once the grace period \
+             is over, unless declared again):",
+            plural(plan.mark.len(), "instance will be", "instances will be"),
+            crate::grace::MARK_KEY
+        )?;
+        for d in &plan.mark {
+            checked_line(w, '*', d, plan, ctx)?;
+        }
+    }
+    if !plan.pending.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} marked for deletion, grace period not over (pending):",
+            plural(plan.pending.len(), "instance is", "instances are")
+        )?;
+        for d in &plan.pending {
+            checked_line(w, '*', d, plan, ctx)?;
+        }
+    }
+    if !plan.unmark.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} no longer surplus: the mark will be removed:",
+            plural(
+                plan.unmark.len(),
+                "marked instance is",
+                "marked instances are"
+            )
+        )?;
+        for d in &plan.unmark {
+            line(w, '+', d, ctx.color)?;
         }
     }
     if !plan.protected.is_empty() {
@@ -204,7 +275,12 @@ pub fn plan_text(w: &mut dyn Write, plan: &Plan, ctx: &PlanContext) -> io::Resul
         writeln!(w, "Apply would refuse this plan: {}", shown(r))?;
     }
     writeln!(w)?;
-    if plan.is_empty() {
+    if plan.is_empty() && !plan.pending.is_empty() {
+        writeln!(
+            w,
+            "No changes now: the marked instances wait for their grace period."
+        )?;
+    } else if plan.is_empty() {
         writeln!(w, "No changes. Every deletable live instance is declared.")?;
     }
     writeln!(w, "{}", summary_line(plan))
