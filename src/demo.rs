@@ -22,6 +22,72 @@ fn w(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
 }
 
+/// The documentation's example: the two instances the DCS API guide deletes in one batch.
+pub(crate) const DOCUMENTED_IDS: [&str; 2] = [
+    "aabe73af-1db8-4401-b39c-c56996023989",
+    "9d78d0f4-a110-4bcd-8ca3-5aec414163c1",
+];
+
+/// The demo's manifest for an emulator at `endpoint`: it declares every sample instance except
+/// the documentation's two, `dcs-8b1c-000` and `dcs-8b1c-001`, so those are what `apply`
+/// deletes.
+pub(crate) fn sample_manifest(endpoint: &str) -> String {
+    format!(
+        "# The instances that should exist in this project. Everything else is deleted.\n\
+         project_id: {DEMO_PROJECT_ID}\n\
+         endpoint: {}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
+         instances:\n\
+         \x20 - name: orders-cache       # matches every instance of exactly this name\n\
+         \x20 - id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192   # matches this instance only (sessions)\n\
+         \x20 - name: ci-pr-1841         # both: must be the same live instance\n\
+         \x20   id: 3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7\n\
+         \x20 - name: ci-pr-1852\n\
+         \x20 - name: payments-cache     # not live: reported as missing, never created\n\
+         # Not declared, so deleted: dcs-8b1c-000 and dcs-8b1c-001, the two instances of the\n\
+         # DCS API guide's example \"batch-delete Redis instances\".\n",
+        endpoint
+    )
+}
+
+/// The one batch delete of the run, checked to be the documented request: `DELETE
+/// /v2/{project_id}/instances` whose body is `{"instances": [the two documented ids]}`.
+fn documented_batch(requests: &[crate::emulator::RequestRecord]) -> Result<String> {
+    let deletes: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.ends_with("/instances"))
+        .collect();
+    let broken = |why: String| Error::Usage(format!("demo: {why}; the demo is broken"));
+    let [only] = deletes.as_slice() else {
+        return Err(broken(format!(
+            "{} batch delete requests were sent, not one",
+            deletes.len()
+        )));
+    };
+    let body: serde_json::Value = serde_json::from_str(&only.body)
+        .map_err(|e| broken(format!("the batch delete body is not JSON: {e}")))?;
+    let mut ids: Vec<&str> = body
+        .get("instances")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    let mut want = DOCUMENTED_IDS;
+    want.sort_unstable();
+    let keys = body.as_object().map_or(0, serde_json::Map::len);
+    if ids != want || keys != 1 {
+        return Err(broken(format!(
+            "the batch delete body is {}, not the documented one",
+            only.body
+        )));
+    }
+    let query = if only.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", only.query)
+    };
+    Ok(format!("{} {}{query}\n    {}", only.method, only.path, only.body))
+}
+
 /// Runs the walkthrough, writing to `out`. Fails if any step does not end as expected.
 pub async fn run(out: &mut dyn Write) -> Result<u8> {
     let emulator = Emulator::start(EmulatorConfig {
@@ -33,18 +99,7 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
     })?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let path = dir.path().join("dcs.yaml");
-    let manifest = format!(
-        "# The instances that should exist in this project. Everything else is deleted.\n\
-         project_id: {DEMO_PROJECT_ID}\n\
-         endpoint: {}        # the built-in emulator; for the real cloud use `region: cn-north-4`\n\
-         instances:\n\
-         \x20 - name: dcs-8b1c-000       # matches every instance of exactly this name\n\
-         \x20 - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1   # matches this instance only\n\
-         \x20 - name: orders-cache       # both: must be the same live instance\n\
-         \x20   id: aabe73af-1db8-4401-b39c-c56996023989\n\
-         \x20 - name: payments-cache     # not live: reported as missing, never created\n",
-        emulator.url()
-    );
+    let manifest = sample_manifest(&emulator.url());
     std::fs::write(&path, &manifest).map_err(|e| Error::io(&path, e))?;
     let file = path.display().to_string();
 
@@ -104,6 +159,13 @@ pub async fn run(out: &mut dyn Write) -> Result<u8> {
             "demo: the last plan still has deletions (exit {last_code}); the demo is broken"
         )));
     }
+    let batch = documented_batch(&emulator.shared().requests())?;
+    writeln!(
+        out,
+        "\nThe deletion was one batch request, the DCS API guide's example \"batch-delete Redis\n\
+         instances\" (dcs-8b1c-000 and dcs-8b1c-001):\n\n    {batch}"
+    )
+    .map_err(w)?;
     writeln!(
         out,
         "\nThe emulator answered {} requests. Against the real cloud, the same commands are:\n\n\

@@ -22,11 +22,24 @@ fn demo_runs_the_whole_flow() {
         "{out}"
     );
     assert!(
-        out.contains("Plan: 3 to delete, 3 to keep, 1 to skip, 1 missing."),
+        out.contains("Plan: 2 to delete, 4 to keep, 1 to skip, 1 missing."),
         "{out}"
     );
     assert!(
-        out.contains("Apply complete: 3 deleted, 0 failed."),
+        out.contains("Apply complete: 2 deleted, 0 failed."),
+        "{out}"
+    );
+    // The DCS API guide's example: dcs-8b1c-000 and dcs-8b1c-001, by their documented ids,
+    // deleted in one batch request with the documented body.
+    assert!(
+        out.contains("deleted  dcs-8b1c-000 (aabe73af-1db8-4401-b39c-c56996023989)")
+            && out.contains("deleted  dcs-8b1c-001 (9d78d0f4-a110-4bcd-8ca3-5aec414163c1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "{\"instances\":[\"aabe73af-1db8-4401-b39c-c56996023989\",\"9d78d0f4-a110-4bcd-8ca3-5aec414163c1\"]}"
+        ),
         "{out}"
     );
     assert!(out.contains("No changes."), "{out}");
