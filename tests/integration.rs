@@ -57,3 +57,6 @@ mod api_hostile;
 
 /// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
 mod emulator;
+
+/// `schema`: the manifest's JSON Schema matches the parser and the examples.
+mod schema;

@@ -143,6 +143,8 @@ pub enum Cmd {
     Completions(clap_complete::Shell),
     /// `man`.
     Man,
+    /// `schema`.
+    Schema,
 }
 
 /// Everything a run needs to know from the command line and the environment.
@@ -248,6 +250,7 @@ impl Config {
             Command::Demo => Cmd::Demo,
             Command::Completions { shell } => Cmd::Completions(shell),
             Command::Man => Cmd::Man,
+            Command::Schema => Cmd::Schema,
         };
         Ok(Config {
             command,
