@@ -1,5 +1,6 @@
-//! The examples stay true: every sample manifest validates, and every `dcs-reconcile`
-//! command line in the CI recipes parses with today's flags.
+//! The examples stay true: every sample manifest validates, every `dcs-reconcile` command
+//! line in the CI recipes (and every use of the GitHub Action) parses with today's flags, and
+//! the Dockerfile, the action and the CronJob agree with each other.
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,24 @@ fn every_command_in_the_ci_recipes_parses() {
             checked += 1;
         }
     }
+    // The GitHub Action's uses: `command`, `manifest` and `args` make one command line.
+    let text = read(&examples().join("github-actions/dcs-reconcile.yml"));
+    let uses = action_uses(&text);
+    assert!(uses.len() >= 2, "{uses:?}");
+    assert!(
+        uses.iter().any(|w| w.contains(&"--plan".to_owned()))
+            && uses.iter().any(|w| w.contains(&"--out".to_owned())),
+        "the action's args were read: {uses:?}"
+    );
+    for words in uses {
+        if let Err(e) = Cli::try_parse_from(&words) {
+            panic!(
+                "the action runs `{}`, which does not parse: {e}",
+                words.join(" ")
+            );
+        }
+        checked += 1;
+    }
     assert!(checked >= 5, "only {checked} commands found");
 
     // The CronJob's `args:` list.
@@ -127,5 +146,211 @@ fn every_command_in_the_ci_recipes_parses() {
     assert!(args.len() > 3, "{args:?}");
     if let Err(e) = Cli::try_parse_from(&args) {
         panic!("cronjob args `{}` do not parse: {e}", args.join(" "));
+    }
+}
+
+/// The command lines the action runs for each `uses: dcs-reconcile/dcs-reconcile@…` step of a
+/// workflow, as action.yml builds them (plan adds `--format markdown`).
+fn action_uses(workflow: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = workflow.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start().trim_start_matches("- ");
+        if !t.starts_with("uses: dcs-reconcile/dcs-reconcile@") {
+            continue;
+        }
+        let (mut command, mut manifest, mut args) = ("plan", "dcs.yaml", "");
+        for l in &lines[i + 1..] {
+            let l = l.trim();
+            if l.starts_with("- ") {
+                break;
+            }
+            let value = |key: &str| {
+                l.strip_prefix(key)
+                    .map(|v| v.split(" #").next().unwrap_or("").trim())
+            };
+            if let Some(v) = value("command:") {
+                command = v;
+            } else if let Some(v) = value("manifest:") {
+                manifest = v;
+            } else if let Some(v) = value("args:") {
+                args = v;
+            }
+        }
+        let mut words: Vec<String> = ["dcs-reconcile", command, "-f", manifest]
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
+        if command == "plan" {
+            words.extend(["--format".to_owned(), "markdown".to_owned()]);
+        }
+        words.extend(args.split_whitespace().map(str::to_owned));
+        out.push(words);
+    }
+    out
+}
+
+fn root_file(name: &str) -> String {
+    read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(name))
+}
+
+/// The package version, from Cargo.toml.
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[test]
+fn the_recipes_pin_the_current_release() {
+    let tag = format!("v{}", version());
+    let gh = read(&examples().join("github-actions/dcs-reconcile.yml"));
+    assert!(
+        gh.contains(&format!("uses: dcs-reconcile/dcs-reconcile@{tag}")),
+        "the workflow uses the action at {tag}"
+    );
+    let gitlab = read(&examples().join("gitlab/.gitlab-ci.yml"));
+    assert!(
+        gitlab.contains(&format!("DCS_RECONCILE_VERSION: \"{tag}\"")),
+        "{gitlab}"
+    );
+    assert!(
+        gitlab.contains("sha256sum -c"),
+        "the GitLab recipe checks the checksum"
+    );
+    let cron = read(&examples().join("kubernetes/cronjob.yaml"));
+    assert!(
+        cron.contains(&format!(
+            "image: registry.example.com/platform/dcs-reconcile:{}",
+            version()
+        )),
+        "the CronJob's image is the current version"
+    );
+    assert!(
+        cron.contains(&format!(
+            "docker build -t registry.example.com/platform/dcs-reconcile:{} .",
+            version()
+        )) && cron.contains("docker push"),
+        "the CronJob says how to build and push its image"
+    );
+}
+
+/// The Dockerfile, read as text (no image is built in tests): multi-stage, built with the
+/// official Rust image from the lock file, run on a base with CA certificates as a non-root
+/// user that the CronJob's securityContext names, with the binary as the exec-form entrypoint.
+#[test]
+fn the_dockerfile_builds_with_rust_and_runs_the_binary_as_non_root() {
+    let text = root_file("Dockerfile");
+    let instructions: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms: Vec<&str> = instructions
+        .iter()
+        .filter(|l| l.starts_with("FROM "))
+        .copied()
+        .collect();
+    assert_eq!(froms.len(), 2, "two stages: {froms:?}");
+    assert!(
+        froms[0].starts_with("FROM rust:") && froms[0].ends_with(" AS build"),
+        "{froms:?}"
+    );
+    assert!(
+        froms[1].starts_with("FROM gcr.io/distroless/static"),
+        "a minimal runtime base with CA certificates: {froms:?}"
+    );
+    assert!(
+        text.contains("cargo build --release --locked"),
+        "built from Cargo.lock"
+    );
+    let runtime: Vec<&str> = instructions
+        .iter()
+        .skip_while(|l| **l != froms[1])
+        .copied()
+        .collect();
+    assert!(
+        runtime.contains(
+            &"COPY --from=build /usr/local/bin/dcs-reconcile /usr/local/bin/dcs-reconcile"
+        ),
+        "{runtime:?}"
+    );
+    assert!(
+        runtime.contains(&"ENTRYPOINT [\"/usr/local/bin/dcs-reconcile\"]"),
+        "exec-form entrypoint: {runtime:?}"
+    );
+    let user = runtime
+        .iter()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER in the runtime stage");
+    let uid = user.split(':').next().unwrap_or("");
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u > 0),
+        "numeric non-root user: {user}"
+    );
+    let cron = read(&examples().join("kubernetes/cronjob.yaml"));
+    assert!(
+        cron.contains(&format!("runAsUser: {uid}")),
+        "the CronJob runs as {uid}"
+    );
+    let ignore = root_file(".dockerignore");
+    for dir in ["target/", "fuzz/", ".git/"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == dir),
+            ".dockerignore leaves out {dir}"
+        );
+    }
+}
+
+/// action.yml: the inputs the docs name, the checksum check before anything runs, the job
+/// summary, one pull-request comment found by its marker, and the tool's exit code kept.
+#[test]
+fn the_action_verifies_runs_and_comments_once() {
+    let text = root_file("action.yml");
+    for input in [
+        "version:",
+        "command:",
+        "manifest:",
+        "args:",
+        "github-token:",
+    ] {
+        assert!(text.contains(&format!("\n  {input}\n")), "input {input}");
+    }
+    assert!(text.contains("using: composite"));
+    let verify = text
+        .find("--check --strict")
+        .expect("the checksum is verified");
+    let extract = text.find("tar -xzf").expect("the archive is unpacked");
+    assert!(verify < extract, "verified before it is unpacked");
+    assert!(text.contains("GITHUB_STEP_SUMMARY"));
+    assert!(
+        text.contains("<!-- dcs-reconcile plan: $MANIFEST -->"),
+        "hidden marker"
+    );
+    assert!(text.contains("-X PATCH"), "the comment is edited in place");
+    assert!(
+        text.contains("exit \"$code\""),
+        "the tool's exit code is the step's"
+    );
+    // The asset names the action downloads are the ones the release workflow uploads.
+    let release = root_file(".github/workflows/release.yml");
+    assert!(
+        release.contains(r#"name="dcs-reconcile-$TAG-$TARGET""#),
+        "{release}"
+    );
+    assert!(text.contains(r#"name="dcs-reconcile-$VERSION-$target""#));
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(
+            release.contains(&format!("target: {target}")),
+            "release builds {target}"
+        );
+        assert!(
+            text.contains(&format!("target={target}")),
+            "the action knows {target}"
+        );
     }
 }
