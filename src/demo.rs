@@ -85,7 +85,10 @@ fn documented_batch(requests: &[crate::emulator::RequestRecord]) -> Result<Strin
     } else {
         format!("?{}", only.query)
     };
-    Ok(format!("{} {}{query}\n    {}", only.method, only.path, only.body))
+    Ok(format!(
+        "{} {}{query}\n    {}",
+        only.method, only.path, only.body
+    ))
 }
 
 /// Runs the walkthrough, writing to `out`. Fails if any step does not end as expected.

@@ -112,7 +112,8 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, errors: &mut Vec<String>)
             "minProperties" | "maxProperties" => {
                 if let Some(o) = v.as_object() {
                     let n = kw.as_u64().expect("count") as usize;
-                    if (k == "minProperties" && o.len() < n) || (k == "maxProperties" && o.len() > n)
+                    if (k == "minProperties" && o.len() < n)
+                        || (k == "maxProperties" && o.len() > n)
                     {
                         fail(format!("{} properties, {k} {n}", o.len()));
                     }
@@ -265,7 +266,10 @@ fn every_example_manifest_validates_against_the_schema() {
     assert!(manifests.len() >= 7, "{manifests:?}");
     for (name, text) in &manifests {
         let e = errors(&schema, text);
-        assert!(e.is_empty(), "{name} does not match the schema: {e:?}\n{text}");
+        assert!(
+            e.is_empty(),
+            "{name} does not match the schema: {e:?}\n{text}"
+        );
         assert_eq!(validate(text), Ok(()), "{name}");
     }
 }
