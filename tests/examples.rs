@@ -354,3 +354,61 @@ fn the_action_verifies_runs_and_comments_once() {
         );
     }
 }
+
+/// README's manifest example is true of the emulator's samples: it keeps four instances and
+/// deletes the DCS API guide's two, `dcs-8b1c-000` and `dcs-8b1c-001`, in one batch request
+/// whose body is the documented one.
+#[test]
+fn the_readme_manifest_deletes_the_documentation_example() {
+    let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let start = readme
+        .find("```yaml\n# yaml-language-server")
+        .expect("README's manifest example");
+    let block = &readme[start + "```yaml\n".len()..];
+    let block = &block[..block.find("```").expect("end of the block")];
+    // The project and region are the test's (an emulator); the instances are README's.
+    let instances = &block[block.find("instances:").expect("instances:")..];
+    let p = Project::new(sample());
+    p.manifest(instances);
+    let plan = p.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to delete, 4 to keep, 1 to skip, 0 missing."),
+        "{}",
+        plan.stdout
+    );
+    p.run(&["apply", "--auto-approve"]).expect(0);
+    let deletes = p.deletes();
+    assert_eq!(deletes.len(), 1, "one batch request");
+    let body: serde_json::Value = serde_json::from_str(&deletes[0].body).expect("JSON body");
+    let mut ids: Vec<&str> = body["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "9d78d0f4-a110-4bcd-8ca3-5aec414163c1",
+            "aabe73af-1db8-4401-b39c-c56996023989"
+        ]
+    );
+    assert_eq!(
+        body.as_object().map(serde_json::Map::len),
+        Some(1),
+        "{body}"
+    );
+    let names: Vec<String> = p
+        .emulator
+        .shared()
+        .instances()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("dcs-8b1c-")),
+        "{names:?}"
+    );
+}
