@@ -412,3 +412,173 @@ fn the_readme_manifest_deletes_the_documentation_example() {
         "{names:?}"
     );
 }
+
+/// The `run:` script of action.yml's step `id: run` (the one that runs the tool).
+fn action_run_script() -> String {
+    let doc: serde_yaml::Value = serde_yaml::from_str(&root_file("action.yml")).expect("YAML");
+    let steps = doc["runs"]["steps"].as_sequence().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("run"))
+        .expect("a step with id: run");
+    step["run"].as_str().expect("run:").to_owned()
+}
+
+/// What one run of the action's script did.
+struct ActionRun {
+    code: i32,
+    stderr: String,
+    outputs: String,
+    summary: String,
+    /// Each `gh` invocation, one per line.
+    gh: String,
+    /// The comment body `gh` was given, if any.
+    body: Option<String>,
+}
+
+/// Runs the action's script as GitHub does (`bash -e -o pipefail`), with the binary under test
+/// on PATH, a fake `gh` that logs its calls and lists `comments` (the pages of
+/// `GET …/issues/5/comments`, as `gh api --paginate` prints them), on pull request 5.
+fn run_action(p: &Project, command: &str, args: &str, comments: &str) -> ActionRun {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |name: &str| tmp.path().join(name);
+    std::fs::write(t("comments.json"), comments).expect("write");
+    std::fs::write(
+        t("gh"),
+        "#!/usr/bin/env bash\n\
+         printf '%s\\n' \"$*\" >> \"$GH_LOG\"\n\
+         for a in \"$@\"; do case \"$a\" in body=@*) cp \"${a#body=@}\" \"$GH_LOG.body\";; esac; done\n\
+         case \"$*\" in *--paginate*) cat \"$GH_COMMENTS\";; esac\n",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t("gh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(t("script.sh"), action_run_script()).expect("write");
+    let bin_dir = Path::new(bin()).parent().expect("bin dir");
+    let path = format!(
+        "{}:{}:{}",
+        tmp.path().display(),
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(t("script.sh"))
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", p.dir.path())
+        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("COMMAND", command)
+        .env("MANIFEST", "dcs.yaml")
+        .env("ARGS", args)
+        .env("COMMENT", "true")
+        .env("GH_TOKEN", "not-a-token")
+        .env("PR_NUMBER", "5")
+        .env("REPO", "o/r")
+        .env("RUNNER_TEMP", tmp.path())
+        .env("GITHUB_RUN_ID", "1")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_OUTPUT", t("outputs"))
+        .env("GITHUB_STEP_SUMMARY", t("summary"))
+        .env("GH_LOG", t("gh.log"))
+        .env("GH_COMMENTS", t("comments.json"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs");
+    let read_opt = |name: &str| std::fs::read_to_string(t(name)).ok();
+    ActionRun {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs: read_opt("outputs").unwrap_or_default(),
+        summary: read_opt("summary").unwrap_or_default(),
+        gh: read_opt("gh.log").unwrap_or_default(),
+        body: read_opt("gh.log.body"),
+    }
+}
+
+/// The action's run step: the plan goes to the job summary and into ONE pull-request comment
+/// (posted the first time, edited in place when the marker is found, on any page), and the
+/// step's result is the tool's exit code, with 2 a success only under `--detailed-exitcode`.
+#[test]
+fn the_action_comments_once_and_keeps_the_exit_code() {
+    if std::process::Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: the action's script needs jq, as GitHub's runners have");
+        return;
+    }
+    let p = Project::new(sample());
+    p.manifest("instances:\n  - name: orders-cache\n");
+    let marker = "<!-- dcs-reconcile plan: dcs.yaml -->";
+
+    // First push: deletions pending; no comment of ours yet, so one is posted.
+    let run = run_action(
+        &p,
+        "plan",
+        "--out plan.json --detailed-exitcode",
+        r#"[{"id": 7, "body": "looks good"}]"#,
+    );
+    assert_eq!(
+        run.code, 0,
+        "2 under --detailed-exitcode is a success: {}",
+        run.stderr
+    );
+    assert!(run.outputs.contains("exitcode=2\n"), "{}", run.outputs);
+    assert!(run.summary.contains("dcs-8b1c-000"), "{}", run.summary);
+    assert!(
+        p.dir.path().join("plan.json").exists(),
+        "--out was passed on"
+    );
+    assert!(
+        run.gh
+            .contains("api --silent repos/o/r/issues/5/comments -F body=@"),
+        "{}",
+        run.gh
+    );
+    assert!(!run.gh.contains("PATCH"), "{}", run.gh);
+    let body = run.body.expect("a comment body");
+    assert!(body.starts_with(&format!("{marker}\n")), "{body}");
+    assert!(body.contains("dcs-8b1c-000"), "{body}");
+
+    // A later push: our comment is on the second page; it is edited, not posted again.
+    let pages = format!(
+        r#"[{{"id": 7, "body": "looks good"}}][{{"id": 9, "body": "{marker}\nold plan"}}]"#
+    );
+    let run = run_action(&p, "plan", "", &pages);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.outputs.contains("exitcode=0\n"), "{}", run.outputs);
+    assert!(
+        run.gh
+            .contains("api --silent -X PATCH repos/o/r/issues/comments/9 -F body=@"),
+        "{}",
+        run.gh
+    );
+    assert!(
+        !run.gh.contains("issues/5/comments -F"),
+        "no second comment: {}",
+        run.gh
+    );
+
+    // apply without a terminal or --auto-approve exits 1: so does the step.
+    let run = run_action(&p, "apply", "", "[]");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.summary.contains("dcs-reconcile apply (exit 1)"),
+        "{}",
+        run.summary
+    );
+    assert!(run.gh.is_empty(), "apply never comments: {}", run.gh);
+    assert!(p.deletes().is_empty());
+
+    // apply --auto-approve deletes and succeeds.
+    let run = run_action(&p, "apply", "--auto-approve", "[]");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.summary.contains("Apply complete"), "{}", run.summary);
+    assert_eq!(p.deletes().len(), 1);
+}
