@@ -310,13 +310,14 @@ fn unknown_keys_and_wrong_types_are_refused_by_both() {
 
 /// Every object of the schema with its path of keys from the manifest's root, and whether a
 /// list item sits in between (for building a manifest that reaches it).
-fn objects(schema: &Value) -> Vec<(Vec<(String, bool)>, Map<String, Value>)> {
-    fn walk(
-        root: &Value,
-        s: &Value,
-        path: Vec<(String, bool)>,
-        out: &mut Vec<(Vec<(String, bool)>, Map<String, Value>)>,
-    ) {
+/// A path of keys from the manifest's root; `true` where a list item sits in between.
+type KeyPath = Vec<(String, bool)>;
+
+/// Every object of the schema: its path and its properties.
+type Objects = Vec<(KeyPath, Map<String, Value>)>;
+
+fn objects(schema: &Value) -> Objects {
+    fn walk(root: &Value, s: &Value, path: KeyPath, out: &mut Objects) {
         let s = match s.get("$ref").and_then(Value::as_str) {
             Some(r) => &root["$defs"][r.trim_start_matches("#/$defs/")],
             None => s,
