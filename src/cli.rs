@@ -142,6 +142,12 @@ pub enum Command {
         after_help = "Example:\n  dcs-reconcile man > dcs-reconcile.1 && man ./dcs-reconcile.1"
     )]
     Man,
+
+    /// Print the JSON Schema (draft 2020-12) of the manifest on stdout, for editors.
+    #[command(after_help = "Example:\n  \
+        dcs-reconcile schema > dcs.schema.json\n\n\
+        Then start dcs.yaml with `# yaml-language-server: $schema=dcs.schema.json`.")]
+    Schema,
 }
 
 /// Output formats of `apply`.

@@ -1,6 +1,6 @@
 use crate::support::*;
 
-const DECLARED: &str = "instances:\n  - name: dcs-8b1c-000\n  - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1\n  - name: orders-cache\n    id: aabe73af-1db8-4401-b39c-c56996023989\n  - name: billing-cache\n";
+const DECLARED: &str = "instances:\n  - name: dcs-8b1c-000\n  - id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192\n  - name: orders-cache\n    id: c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2\n  - name: billing-cache\n";
 
 #[test]
 fn auto_approve_deletes_exactly_the_surplus_in_one_request() {
@@ -17,7 +17,7 @@ fn auto_approve_deletes_exactly_the_surplus_in_one_request() {
         "{out}"
     );
     assert!(
-        out.contains("  deleted  dcs-8b1c-001 (4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192)\n"),
+        out.contains("  deleted  dcs-8b1c-001 (9d78d0f4-a110-4bcd-8ca3-5aec414163c1)\n"),
         "{out}"
     );
     assert!(
@@ -41,8 +41,8 @@ fn auto_approve_deletes_exactly_the_surplus_in_one_request() {
         sent,
         [
             "3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7",
-            "4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192",
-            "6a7b8c9d-0e1f-4a2b-b3c4-d5e6f7a8b9c0"
+            "6a7b8c9d-0e1f-4a2b-b3c4-d5e6f7a8b9c0",
+            "9d78d0f4-a110-4bcd-8ca3-5aec414163c1"
         ]
     );
     assert_eq!(deletes[0].path, format!("/v2/{PID}/instances"));
@@ -51,7 +51,7 @@ fn auto_approve_deletes_exactly_the_surplus_in_one_request() {
         p.live_ids(),
         [
             "0b1c2d3e-4f5a-4b6c-8d7e-f8091a2b3c4d",
-            "9d78d0f4-a110-4bcd-8ca3-5aec414163c1",
+            "4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192",
             "aabe73af-1db8-4401-b39c-c56996023989",
             "c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2"
         ]
@@ -156,7 +156,7 @@ fn failed_results_in_a_200_answer_exit_4_and_name_each_instance() {
     assert!(run.stdout.contains("  FAILED   ci-pr-1841 (3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7): the API answered `failed` (request id "), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("  deleted  dcs-8b1c-001 (4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192)"),
+            .contains("  deleted  dcs-8b1c-001 (9d78d0f4-a110-4bcd-8ca3-5aec414163c1)"),
         "{}",
         run.stdout
     );

@@ -22,8 +22,12 @@ fn demo_runs_the_whole_flow() {
         "{out}"
     );
     assert!(
+        out.contains("Plan: 2 to delete, 3 to keep, 2 to skip, 1 missing."),
+        "{out}"
+    );
+    assert!(
         out.contains(
-            "Plan: 2 to delete (1 to the recycle bin, 1 permanently), 3 to keep, 2 to skip, 1 missing."
+            "Plan: 2 to delete (1 to the recycle bin, 1 permanently), 1 to keep, 2 to skip, 0 missing."
         ),
         "{out}"
     );
@@ -34,6 +38,19 @@ fn demo_runs_the_whole_flow() {
     // The activity guard keeps one undeclared instance that Cloud Eye shows in use.
     assert!(
         out.contains("  ~ ci-pr-1841  ") && out.contains("      in use: peak 12 ops/s, "),
+        "{out}"
+    );
+    // The DCS API guide's example: dcs-8b1c-000 and dcs-8b1c-001, by their documented ids,
+    // deleted in one batch request with the documented body.
+    assert!(
+        out.contains("deleted  dcs-8b1c-000 (aabe73af-1db8-4401-b39c-c56996023989)")
+            && out.contains("deleted  dcs-8b1c-001 (9d78d0f4-a110-4bcd-8ca3-5aec414163c1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "{\"instances\":[\"aabe73af-1db8-4401-b39c-c56996023989\",\"9d78d0f4-a110-4bcd-8ca3-5aec414163c1\"]}"
+        ),
         "{out}"
     );
     assert!(out.contains("No changes."), "{out}");

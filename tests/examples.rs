@@ -1,5 +1,6 @@
-//! The examples stay true: every sample manifest validates, and every `dcs-reconcile`
-//! command line in the CI recipes parses with today's flags.
+//! The examples stay true: every sample manifest validates, every `dcs-reconcile` command
+//! line in the CI recipes (and every use of the GitHub Action) parses with today's flags, and
+//! the Dockerfile, the action and the CronJob agree with each other.
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,24 @@ fn every_command_in_the_ci_recipes_parses() {
             checked += 1;
         }
     }
+    // The GitHub Action's uses: `command`, `manifest` and `args` make one command line.
+    let text = read(&examples().join("github-actions/dcs-reconcile.yml"));
+    let uses = action_uses(&text);
+    assert!(uses.len() >= 2, "{uses:?}");
+    assert!(
+        uses.iter().any(|w| w.contains(&"--plan".to_owned()))
+            && uses.iter().any(|w| w.contains(&"--out".to_owned())),
+        "the action's args were read: {uses:?}"
+    );
+    for words in uses {
+        if let Err(e) = Cli::try_parse_from(&words) {
+            panic!(
+                "the action runs `{}`, which does not parse: {e}",
+                words.join(" ")
+            );
+        }
+        checked += 1;
+    }
     assert!(checked >= 5, "only {checked} commands found");
 
     // The CronJob's `args:` list.
@@ -128,4 +147,438 @@ fn every_command_in_the_ci_recipes_parses() {
     if let Err(e) = Cli::try_parse_from(&args) {
         panic!("cronjob args `{}` do not parse: {e}", args.join(" "));
     }
+}
+
+/// The command lines the action runs for each `uses: dcs-reconcile/dcs-reconcile@…` step of a
+/// workflow, as action.yml builds them (plan adds `--format markdown`).
+fn action_uses(workflow: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = workflow.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start().trim_start_matches("- ");
+        if !t.starts_with("uses: dcs-reconcile/dcs-reconcile@") {
+            continue;
+        }
+        let (mut command, mut manifest, mut args) = ("plan", "dcs.yaml", "");
+        for l in &lines[i + 1..] {
+            let l = l.trim();
+            if l.starts_with("- ") {
+                break;
+            }
+            let value = |key: &str| {
+                l.strip_prefix(key)
+                    .map(|v| v.split(" #").next().unwrap_or("").trim())
+            };
+            if let Some(v) = value("command:") {
+                command = v;
+            } else if let Some(v) = value("manifest:") {
+                manifest = v;
+            } else if let Some(v) = value("args:") {
+                args = v;
+            }
+        }
+        let mut words: Vec<String> = ["dcs-reconcile", command, "-f", manifest]
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
+        if command == "plan" {
+            words.extend(["--format".to_owned(), "markdown".to_owned()]);
+        }
+        words.extend(args.split_whitespace().map(str::to_owned));
+        out.push(words);
+    }
+    out
+}
+
+fn root_file(name: &str) -> String {
+    read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(name))
+}
+
+/// The package version, from Cargo.toml.
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[test]
+fn the_recipes_pin_the_current_release() {
+    let tag = format!("v{}", version());
+    let gh = read(&examples().join("github-actions/dcs-reconcile.yml"));
+    assert!(
+        gh.contains(&format!("uses: dcs-reconcile/dcs-reconcile@{tag}")),
+        "the workflow uses the action at {tag}"
+    );
+    let gitlab = read(&examples().join("gitlab/.gitlab-ci.yml"));
+    assert!(
+        gitlab.contains(&format!("DCS_RECONCILE_VERSION: \"{tag}\"")),
+        "{gitlab}"
+    );
+    assert!(
+        gitlab.contains("sha256sum -c"),
+        "the GitLab recipe checks the checksum"
+    );
+    let cron = read(&examples().join("kubernetes/cronjob.yaml"));
+    assert!(
+        cron.contains(&format!(
+            "image: registry.example.com/platform/dcs-reconcile:{}",
+            version()
+        )),
+        "the CronJob's image is the current version"
+    );
+    assert!(
+        cron.contains(&format!(
+            "docker build -t registry.example.com/platform/dcs-reconcile:{} .",
+            version()
+        )) && cron.contains("docker push"),
+        "the CronJob says how to build and push its image"
+    );
+}
+
+/// The Dockerfile, read as text (no image is built in tests): multi-stage, built with the
+/// official Rust image from the lock file, run on a base with CA certificates as a non-root
+/// user that the CronJob's securityContext names, with the binary as the exec-form entrypoint.
+#[test]
+fn the_dockerfile_builds_with_rust_and_runs_the_binary_as_non_root() {
+    let text = root_file("Dockerfile");
+    let instructions: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms: Vec<&str> = instructions
+        .iter()
+        .filter(|l| l.starts_with("FROM "))
+        .copied()
+        .collect();
+    assert_eq!(froms.len(), 2, "two stages: {froms:?}");
+    assert!(
+        froms[0].starts_with("FROM rust:") && froms[0].ends_with(" AS build"),
+        "{froms:?}"
+    );
+    assert!(
+        froms[1].starts_with("FROM gcr.io/distroless/static"),
+        "a minimal runtime base with CA certificates: {froms:?}"
+    );
+    assert!(
+        text.contains("cargo build --release --locked"),
+        "built from Cargo.lock"
+    );
+    let runtime: Vec<&str> = instructions
+        .iter()
+        .skip_while(|l| **l != froms[1])
+        .copied()
+        .collect();
+    assert!(
+        runtime.contains(
+            &"COPY --from=build /usr/local/bin/dcs-reconcile /usr/local/bin/dcs-reconcile"
+        ),
+        "{runtime:?}"
+    );
+    assert!(
+        runtime.contains(&"ENTRYPOINT [\"/usr/local/bin/dcs-reconcile\"]"),
+        "exec-form entrypoint: {runtime:?}"
+    );
+    let user = runtime
+        .iter()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER in the runtime stage");
+    let uid = user.split(':').next().unwrap_or("");
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u > 0),
+        "numeric non-root user: {user}"
+    );
+    let cron = read(&examples().join("kubernetes/cronjob.yaml"));
+    assert!(
+        cron.contains(&format!("runAsUser: {uid}")),
+        "the CronJob runs as {uid}"
+    );
+    let ignore = root_file(".dockerignore");
+    for dir in ["target/", "fuzz/", ".git/"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == dir),
+            ".dockerignore leaves out {dir}"
+        );
+    }
+}
+
+/// action.yml: the inputs the docs name, the checksum check before anything runs, the job
+/// summary, one pull-request comment found by its marker, and the tool's exit code kept.
+#[test]
+fn the_action_verifies_runs_and_comments_once() {
+    let text = root_file("action.yml");
+    for input in [
+        "version:",
+        "command:",
+        "manifest:",
+        "args:",
+        "github-token:",
+    ] {
+        assert!(text.contains(&format!("\n  {input}\n")), "input {input}");
+    }
+    assert!(text.contains("using: composite"));
+    let verify = text
+        .find("--check --strict")
+        .expect("the checksum is verified");
+    let extract = text.find("tar -xzf").expect("the archive is unpacked");
+    assert!(verify < extract, "verified before it is unpacked");
+    assert!(text.contains("GITHUB_STEP_SUMMARY"));
+    assert!(
+        text.contains("<!-- dcs-reconcile plan: $MANIFEST -->"),
+        "hidden marker"
+    );
+    assert!(text.contains("-X PATCH"), "the comment is edited in place");
+    assert!(
+        text.contains("exit \"$code\""),
+        "the tool's exit code is the step's"
+    );
+    // The asset names the action downloads are the ones the release workflow uploads.
+    let release = root_file(".github/workflows/release.yml");
+    assert!(
+        release.contains(r#"name="dcs-reconcile-$TAG-$TARGET""#),
+        "{release}"
+    );
+    assert!(text.contains(r#"name="dcs-reconcile-$VERSION-$target""#));
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(
+            release.contains(&format!("target: {target}")),
+            "release builds {target}"
+        );
+        assert!(
+            text.contains(&format!("target={target}")),
+            "the action knows {target}"
+        );
+    }
+}
+
+/// README's manifest example is true of the emulator's samples: it keeps four instances and
+/// deletes the DCS API guide's two, `dcs-8b1c-000` and `dcs-8b1c-001`, in one batch request
+/// whose body is the documented one.
+#[test]
+fn the_readme_manifest_deletes_the_documentation_example() {
+    let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let start = readme
+        .find("```yaml\n# yaml-language-server")
+        .expect("README's manifest example");
+    let block = &readme[start + "```yaml\n".len()..];
+    let block = &block[..block.find("```").expect("end of the block")];
+    // The project and region are the test's (an emulator); the instances are README's.
+    let instances = &block[block.find("instances:").expect("instances:")..];
+    let p = Project::new(sample());
+    p.manifest(instances);
+    let plan = p.run(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to delete, 4 to keep, 1 to skip, 0 missing."),
+        "{}",
+        plan.stdout
+    );
+    p.run(&["apply", "--auto-approve"]).expect(0);
+    let deletes = p.deletes();
+    assert_eq!(deletes.len(), 1, "one batch request");
+    let body: serde_json::Value = serde_json::from_str(&deletes[0].body).expect("JSON body");
+    let mut ids: Vec<&str> = body["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "9d78d0f4-a110-4bcd-8ca3-5aec414163c1",
+            "aabe73af-1db8-4401-b39c-c56996023989"
+        ]
+    );
+    assert_eq!(
+        body.as_object().map(serde_json::Map::len),
+        Some(1),
+        "{body}"
+    );
+    let names: Vec<String> = p
+        .emulator
+        .shared()
+        .instances()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("dcs-8b1c-")),
+        "{names:?}"
+    );
+}
+
+/// The `run:` script of action.yml's step `id: run` (the one that runs the tool).
+fn action_run_script() -> String {
+    let doc: serde_yaml::Value = serde_yaml::from_str(&root_file("action.yml")).expect("YAML");
+    let steps = doc["runs"]["steps"].as_sequence().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("run"))
+        .expect("a step with id: run");
+    step["run"].as_str().expect("run:").to_owned()
+}
+
+/// What one run of the action's script did.
+struct ActionRun {
+    code: i32,
+    stderr: String,
+    outputs: String,
+    summary: String,
+    /// Each `gh` invocation, one per line.
+    gh: String,
+    /// The comment body `gh` was given, if any.
+    body: Option<String>,
+}
+
+/// Runs the action's script as GitHub does (`bash -e -o pipefail`), with the binary under test
+/// on PATH, a fake `gh` that logs its calls and lists `comments` (the pages of
+/// `GET …/issues/5/comments`, as `gh api --paginate` prints them), on pull request 5.
+fn run_action(p: &Project, command: &str, args: &str, comments: &str) -> ActionRun {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = |name: &str| tmp.path().join(name);
+    std::fs::write(t("comments.json"), comments).expect("write");
+    std::fs::write(
+        t("gh"),
+        "#!/usr/bin/env bash\n\
+         printf '%s\\n' \"$*\" >> \"$GH_LOG\"\n\
+         for a in \"$@\"; do case \"$a\" in body=@*) cp \"${a#body=@}\" \"$GH_LOG.body\";; esac; done\n\
+         case \"$*\" in *--paginate*) cat \"$GH_COMMENTS\";; esac\n",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t("gh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(t("script.sh"), action_run_script()).expect("write");
+    let bin_dir = Path::new(bin()).parent().expect("bin dir");
+    let path = format!(
+        "{}:{}:{}",
+        tmp.path().display(),
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(t("script.sh"))
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", p.dir.path())
+        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("COMMAND", command)
+        .env("MANIFEST", "dcs.yaml")
+        .env("ARGS", args)
+        .env("COMMENT", "true")
+        .env("GH_TOKEN", "not-a-token")
+        .env("PR_NUMBER", "5")
+        .env("REPO", "o/r")
+        .env("RUNNER_TEMP", tmp.path())
+        .env("GITHUB_RUN_ID", "1")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_OUTPUT", t("outputs"))
+        .env("GITHUB_STEP_SUMMARY", t("summary"))
+        .env("GH_LOG", t("gh.log"))
+        .env("GH_COMMENTS", t("comments.json"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs");
+    let read_opt = |name: &str| std::fs::read_to_string(t(name)).ok();
+    ActionRun {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs: read_opt("outputs").unwrap_or_default(),
+        summary: read_opt("summary").unwrap_or_default(),
+        gh: read_opt("gh.log").unwrap_or_default(),
+        body: read_opt("gh.log.body"),
+    }
+}
+
+/// The action's run step: the plan goes to the job summary and into ONE pull-request comment
+/// (posted the first time, edited in place when the marker is found, on any page), and the
+/// step's result is the tool's exit code, with 2 a success only under `--detailed-exitcode`.
+#[test]
+fn the_action_comments_once_and_keeps_the_exit_code() {
+    if std::process::Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: the action's script needs jq, as GitHub's runners have");
+        return;
+    }
+    let p = Project::new(sample());
+    p.manifest("instances:\n  - name: orders-cache\n");
+    let marker = "<!-- dcs-reconcile plan: dcs.yaml -->";
+
+    // First push: deletions pending; no comment of ours yet, so one is posted.
+    let run = run_action(
+        &p,
+        "plan",
+        "--out plan.json --detailed-exitcode",
+        r#"[{"id": 7, "body": "looks good"}]"#,
+    );
+    assert_eq!(
+        run.code, 0,
+        "2 under --detailed-exitcode is a success: {}",
+        run.stderr
+    );
+    assert!(run.outputs.contains("exitcode=2\n"), "{}", run.outputs);
+    assert!(run.summary.contains("dcs-8b1c-000"), "{}", run.summary);
+    assert!(
+        p.dir.path().join("plan.json").exists(),
+        "--out was passed on"
+    );
+    assert!(
+        run.gh
+            .contains("api --silent repos/o/r/issues/5/comments -F body=@"),
+        "{}",
+        run.gh
+    );
+    assert!(!run.gh.contains("PATCH"), "{}", run.gh);
+    let body = run.body.expect("a comment body");
+    assert!(body.starts_with(&format!("{marker}\n")), "{body}");
+    assert!(body.contains("dcs-8b1c-000"), "{body}");
+
+    // A later push: our comment is on the second page; it is edited, not posted again.
+    let pages = format!(
+        r#"[{{"id": 7, "body": "looks good"}}][{{"id": 9, "body": "{marker}\nold plan"}}]"#
+    );
+    let run = run_action(&p, "plan", "", &pages);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.outputs.contains("exitcode=0\n"), "{}", run.outputs);
+    assert!(
+        run.gh
+            .contains("api --silent -X PATCH repos/o/r/issues/comments/9 -F body=@"),
+        "{}",
+        run.gh
+    );
+    assert!(
+        !run.gh.contains("issues/5/comments -F"),
+        "no second comment: {}",
+        run.gh
+    );
+
+    // apply without a terminal or --auto-approve exits 1: so does the step.
+    let run = run_action(&p, "apply", "", "[]");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.summary.contains("dcs-reconcile apply (exit 1)"),
+        "{}",
+        run.summary
+    );
+    assert!(run.gh.is_empty(), "apply never comments: {}", run.gh);
+    assert!(p.deletes().is_empty());
+
+    // apply --auto-approve deletes and succeeds.
+    let run = run_action(&p, "apply", "--auto-approve", "[]");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.summary.contains("Apply complete"), "{}", run.summary);
+    assert_eq!(p.deletes().len(), 1);
 }

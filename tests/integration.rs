@@ -69,3 +69,6 @@ mod activity;
 mod layers;
 /// Deletion you can take back: the recycle bin and the grace period (issue 13).
 mod recycle;
+
+/// `schema`: the manifest's JSON Schema matches the parser and the examples.
+mod schema;

@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const DECLARED: &str = "instances:\n  - name: dcs-8b1c-000\n  - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1\n  - name: orders-cache\n    id: aabe73af-1db8-4401-b39c-c56996023989\n  - name: billing-cache\n";
+const DECLARED: &str = "instances:\n  - name: dcs-8b1c-000\n  - id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192\n  - name: orders-cache\n    id: c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2\n  - name: billing-cache\n";
 
 #[test]
 fn text_plan_names_each_deletion_and_ends_with_the_summary() {
@@ -12,7 +12,7 @@ fn text_plan_names_each_deletion_and_ends_with_the_summary() {
     let out = &run.stdout;
     assert!(out.contains("3 instances will be deleted:"), "{out}");
     assert!(
-        out.contains("  - dcs-8b1c-001  4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192  RUNNING  created 2017-03-31T12:25:02.511Z\n      not declared in the manifest"),
+        out.contains("  - dcs-8b1c-001  9d78d0f4-a110-4bcd-8ca3-5aec414163c1  RUNNING  created 2017-03-31T12:25:02.511Z\n      not declared in the manifest"),
         "{out}"
     );
     assert!(
@@ -134,13 +134,13 @@ fn missing_entries_are_reported_and_never_created() {
 fn an_id_and_name_that_disagree_with_the_live_instance_stop_everything() {
     let p = Project::new(sample());
     p.manifest(
-        "instances:\n  - name: orders-cache\n    id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1\n",
+        "instances:\n  - name: orders-cache\n    id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192\n",
     );
     for args in [vec!["plan"], vec!["apply", "--auto-approve"]] {
         let run = p.run(&args).expect(1);
         assert!(
             run.stderr.contains(&format!(
-                "error: dcs.yaml: instances[0] (name: orders-cache, id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1): the live instance 9d78d0f4-a110-4bcd-8ca3-5aec414163c1 is named `{}`, not `orders-cache`",
+                "error: dcs.yaml: instances[0] (name: orders-cache, id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192): the live instance 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192 is named `{}`, not `orders-cache`",
                 "sessions"
             )),
             "{}",

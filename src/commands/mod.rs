@@ -6,6 +6,7 @@ pub(crate) mod diff;
 pub(crate) mod emulator;
 pub(crate) mod export;
 pub(crate) mod plan;
+pub(crate) mod schema;
 pub(crate) mod validate;
 pub(crate) mod wait;
 pub(crate) mod whoami;
@@ -74,6 +75,7 @@ pub(crate) async fn dispatch(cfg: Config, env: &Env, io: &mut Io<'_>) -> Result<
             clap_complete::generate(*shell, &mut command, "dcs-reconcile", io.out);
             Ok(EXIT_OK)
         }
+        Cmd::Schema => schema::run(io),
         Cmd::Man => {
             let command = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(command)

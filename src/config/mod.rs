@@ -145,6 +145,8 @@ pub enum Cmd {
     Completions(clap_complete::Shell),
     /// `man`.
     Man,
+    /// `schema`.
+    Schema,
 }
 
 /// Everything a run needs to know from the command line and the environment.
@@ -265,6 +267,7 @@ impl Config {
             Command::Demo => Cmd::Demo,
             Command::Completions { shell } => Cmd::Completions(shell),
             Command::Man => Cmd::Man,
+            Command::Schema => Cmd::Schema,
         };
         let plan_key = env
             .get(ENV_PLAN_KEY)

@@ -378,17 +378,24 @@ fn stable_id(seed: &str) -> String {
     )
 }
 
-/// The demo's instances: the two of the DCS documentation's list example, `dcs-8b1c-000` and
-/// `dcs-8b1c-001`, plus a few that a real project might have.
+/// The demo's instances: the two of the DCS documentation's list example ("batch-delete Redis
+/// instances"), `dcs-8b1c-000` and `dcs-8b1c-001` with their documented ids and fields, plus a
+/// few that a real project might have.
 pub fn sample_instances() -> Vec<EmuInstance> {
     vec![
-        EmuInstance::new("c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2", "dcs-8b1c-000")
-            .created("2017-03-31T12:24:46.297Z"),
-        EmuInstance::new("4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192", "dcs-8b1c-001")
-            .created("2017-03-31T12:25:02.511Z"),
-        EmuInstance::new("aabe73af-1db8-4401-b39c-c56996023989", "orders-cache")
+        documented(EmuInstance::new(
+            "aabe73af-1db8-4401-b39c-c56996023989",
+            "dcs-8b1c-000",
+        ))
+        .created("2017-03-31T12:24:46.297Z"),
+        documented(EmuInstance::new(
+            "9d78d0f4-a110-4bcd-8ca3-5aec414163c1",
+            "dcs-8b1c-001",
+        ))
+        .created("2017-03-31T12:25:02.511Z"),
+        EmuInstance::new("c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2", "orders-cache")
             .created("2024-02-01T09:00:00.000Z"),
-        EmuInstance::new("9d78d0f4-a110-4bcd-8ca3-5aec414163c1", "sessions")
+        EmuInstance::new("4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192", "sessions")
             .created("2024-02-01T09:05:00.000Z"),
         EmuInstance::new("3e1f0c2a-5b6d-4e7f-8091-a2b3c4d5e6f7", "ci-pr-1841")
             .created("2026-11-27T22:14:51.006Z"),
@@ -399,6 +406,20 @@ pub fn sample_instances() -> Vec<EmuInstance> {
             .prepaid()
             .created("2023-07-15T10:30:00.000Z"),
     ]
+}
+
+/// The fields the documentation's list example gives its instances (a single-node Redis 5.0 of
+/// 128 MB in the VPC `dcs-beta`), over the typical ones.
+fn documented(inst: EmuInstance) -> EmuInstance {
+    inst.with_field("spec_code", json!("redis.single.xu1.tiny.128"))
+        .with_field("capacity", json!(0))
+        .with_field("capacity_minor", json!(".125"))
+        .with_field("max_memory", json!(460))
+        .with_field("vpc_id", json!("1e93f86e-13af-46c8-97d6-d40fa62b76c2"))
+        .with_field("vpc_name", json!("dcs-beta"))
+        .with_field("security_group_id", json!("securityGroupId"))
+        .with_field("user_name", json!("hwstaff"))
+        .with_field("description", Value::Null)
 }
 
 /// `n` generated pay-per-use `RUNNING` instances named `gen-000000`, `gen-000001`, …, with

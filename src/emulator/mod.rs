@@ -43,6 +43,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use data::{EmuInstance, generate_instances, sample_instances};
 pub use faults::Fault;
+
+/// The project id of the demo, the examples and the tests: one constant for all of them.
+pub const EXAMPLE_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
 pub use state::{Activity, RecycledInstance, StateFile, load_state, load_state_file};
 
 use crate::error::{Error, Result};

@@ -20,6 +20,7 @@ mod export;
 mod limits;
 mod rules;
 mod scalar;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 pub use dcs_reconcile::emulator::{EmuInstance, Emulator, EmulatorConfig, RequestRecord};
 
-pub const PID: &str = "0123456789abcdef0123456789abcdef";
+pub const PID: &str = dcs_reconcile::emulator::EXAMPLE_PROJECT_ID;
 pub const AK: &str = "AKTESTEXAMPLE0000001";
 pub const SK: &str = "SK-test-secret-value-9f8e7d6c5b4a";
 
