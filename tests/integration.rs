@@ -57,3 +57,8 @@ mod api_hostile;
 
 /// The emulator's routes: 404s, recycle bin, tags, Cloud Eye, metadata credentials.
 mod emulator;
+
+/// The seeded randomized fault campaign: random inventories, manifests, faults and signals,
+/// each run checked against the deletion invariants (`DCS_RECONCILE_CAMPAIGN_SEED`,
+/// `DCS_RECONCILE_CAMPAIGN_CASES`; see docs/testing.md).
+mod campaign;
