@@ -242,6 +242,20 @@ impl Scenario {
             };
             m.entries.push(e);
         }
+        // Repeated ids, and repeated names without ids, make the manifest invalid: keep them
+        // only now and then.
+        if rng.u8(..20) != 0 {
+            let mut seen_ids = BTreeSet::new();
+            let mut seen_names = BTreeSet::new();
+            m.entries.retain(|e| {
+                let id_ok =
+                    e.id.as_ref()
+                        .is_none_or(|i| seen_ids.insert(i.to_ascii_lowercase()));
+                let name_ok =
+                    e.id.is_some() || e.name.as_ref().is_none_or(|n| seen_names.insert(n.clone()));
+                id_ok && name_ok
+            });
+        }
         // Rarely a pinned entry whose name and id disagree: a conflict.
         if instances.len() >= 2 && rng.u8(..12) == 0 {
             let a = &instances[0];
@@ -308,8 +322,8 @@ impl Scenario {
                     "list:502-html",
                     "list:close",
                     "list:504x2",
-                    "list:503x7",
-                    "list:garbage",
+                    "list:503",
+                    "list:close",
                     "list:insert",
                     "delete:503",
                     "delete:500",
@@ -322,6 +336,10 @@ impl Scenario {
                 ],
             );
             faults.push(spec.to_owned());
+        }
+        // Faults the run cannot get past (exit 1 before any DELETE): rarely.
+        if rng.u8(..12) == 0 {
+            faults.push(pick(rng, &["list:503x7", "list:garbage", "list:403"]).to_owned());
         }
         // Throttling costs a whole second (Retry-After: 1): rarely.
         if rng.u8(..8) == 0 {
@@ -346,7 +364,7 @@ impl Scenario {
             5 | 6 => Mode::SavedJson,
             _ => Mode::SavedText,
         };
-        let signal = match rng.u8(..6) {
+        let signal = match rng.u8(..4) {
             0 => Some((
                 pick(rng, &[Signal::Int, Signal::Term]),
                 pick(rng, &[When::FirstDelete, When::FirstRequest]),
@@ -741,7 +759,8 @@ impl Checker<'_> {
     }
 }
 
-fn run_case(seed: u64) {
+/// Runs one case and returns a label for the campaign's tally (what kind of case it was).
+fn run_case(seed: u64) -> String {
     let sc = Scenario::generate(seed);
     let now = time::OffsetDateTime::now_utc();
     let instances = sc.emulator_instances(now);
@@ -789,7 +808,7 @@ fn run_case(seed: u64) {
             c.check(invalid || x.conflict || !sc.faults.is_empty(), || {
                 "plan failed without an invalid manifest, a conflict or a fault".into()
             });
-            return;
+            return format!("plan --out exit {}", run.code);
         }
         c.check(!invalid && !x.conflict, || {
             "plan succeeded on an invalid or conflicting manifest".into()
@@ -827,106 +846,153 @@ fn run_case(seed: u64) {
         run.stderr
     );
     let deletes = p.deletes();
-    let sent: BTreeSet<String> = deletes.iter().flat_map(|r| r.delete_ids.clone()).collect();
-    let any_sent = !deletes.is_empty();
-    let doc: Option<Value> = if json {
-        serde_json::from_str(&run.stdout).ok()
-    } else {
-        None
+    let facts = Facts {
+        code: run.code,
+        signalled: run.signalled,
+        json,
+        doc: if json {
+            serde_json::from_str(&run.stdout).ok()
+        } else {
+            None
+        },
+        stdout: run.stdout,
+        printed_plan,
+        any_sent: !deletes.is_empty(),
+        sent: deletes.iter().flat_map(|r| r.delete_ids.clone()).collect(),
+        live: p
+            .emulator
+            .shared()
+            .instances()
+            .into_iter()
+            .map(|i| (i.id, i.status))
+            .collect(),
     };
+    match check_apply(&sc, &x, &facts) {
+        Ok(label) => label,
+        Err(why) => {
+            c.check(false, || why);
+            String::new()
+        }
+    }
+}
 
-    // Invalid manifests and conflicts: exit 1, no DELETE.
-    if invalid || x.conflict {
-        c.check(run.code == 1 && !any_sent, || {
-            format!("an invalid or conflicting manifest must exit 1 with no DELETE, got exit {} and {} DELETEs", run.code, deletes.len())
-        });
-        return;
+/// What one `apply` run did, as observed from outside: its exit, its output, the DELETEs the
+/// emulator answered and what the emulator holds afterwards.
+struct Facts {
+    code: i32,
+    signalled: Option<Signal>,
+    json: bool,
+    stdout: String,
+    /// The parsed JSON report (JSON runs whose stdout is one document).
+    doc: Option<Value>,
+    /// The plan the run is held to: the saved plan, a twin's `plan --format json` (text runs),
+    /// or the report's own `plan` (filled in from `doc`).
+    printed_plan: Option<Value>,
+    any_sent: bool,
+    /// Every id sent in any DELETE.
+    sent: BTreeSet<String>,
+    /// The emulator's instances after the run: id to status.
+    live: BTreeMap<String, String>,
+}
+
+/// `Err(why)` unless `f` keeps the four invariants for scenario `sc` whose expected plan is
+/// `x`; `Ok` holds a label for the tally.
+fn check_apply(sc: &Scenario, x: &Expected, f: &Facts) -> Result<String, String> {
+    macro_rules! ensure {
+        ($ok:expr, $($why:tt)+) => {
+            if !$ok {
+                return Err(format!($($why)+));
+            }
+        };
+    }
+    let code = f.code;
+    let interrupted_before = matches!(
+        (code, f.signalled),
+        (130, Some(Signal::Int)) | (143, Some(Signal::Term))
+    );
+
+    // Invalid manifests and conflicts: exit 1 (or 130/143 when a signal came while listing),
+    // no DELETE.
+    if sc.manifest.invalid.is_some() || x.duplicate || x.conflict {
+        ensure!(
+            (code == 1 || interrupted_before) && !f.any_sent,
+            "an invalid or conflicting manifest must exit 1 with no DELETE, got exit {code} and DELETEs of {:?}",
+            f.sent
+        );
+        return Ok("invalid manifest or conflict: exit 1".to_owned());
     }
 
-    // The plan of this run (JSON: the report's `plan`).
-    if json {
-        if let Some(d) = &doc {
+    let mut printed_plan = f.printed_plan.clone();
+    if f.json {
+        if let Some(d) = &f.doc {
             // Invariant 4 (JSON): exit_code is the process's exit status.
-            c.check(d["exit_code"].as_i64() == Some(i64::from(run.code)), || {
-                format!(
-                    "JSON exit_code {} but the process exited {}",
-                    d["exit_code"], run.code
-                )
-            });
+            ensure!(
+                d["exit_code"].as_i64() == Some(i64::from(code)),
+                "JSON exit_code {} but the process exited {code}",
+                d["exit_code"]
+            );
             if d["plan"].is_object() {
                 printed_plan = Some(d["plan"].clone());
             }
         } else {
-            c.check(!any_sent, || {
-                "a DELETE was sent but stdout holds no JSON report".into()
-            });
+            ensure!(
+                !f.any_sent,
+                "a DELETE was sent but stdout holds no JSON report"
+            );
         }
     }
 
     // Invariant 2 (oracle): the printed plan is the expected plan.
     if let Some(plan) = &printed_plan {
         let delete = plan_ids(plan, "delete");
-        c.check(delete == x.delete, || {
-            format!(
-                "the plan's delete list differs from the oracle's:\n  plan only: {:?}\n  oracle only: {:?}",
-                delete.difference(&x.delete).collect::<Vec<_>>(),
-                x.delete.difference(&delete).collect::<Vec<_>>()
-            )
-        });
+        ensure!(
+            delete == x.delete,
+            "the plan's delete list differs from the oracle's:\n  plan only: {:?}\n  oracle only: {:?}",
+            delete.difference(&x.delete).collect::<Vec<_>>(),
+            x.delete.difference(&delete).collect::<Vec<_>>()
+        );
         for key in ["keep", "protected", "skip"] {
             let other = plan_ids(plan, key);
-            c.check(other.is_disjoint(&sent), || {
-                format!("an id of the plan's `{key}` list was sent in a DELETE")
-            });
+            ensure!(
+                other.is_disjoint(&f.sent),
+                "ids of the plan's `{key}` list were sent in a DELETE: {:?}",
+                other.intersection(&f.sent).collect::<Vec<_>>()
+            );
         }
-        c.check(
+        ensure!(
             plan["out_of_scope"].as_u64() == u64::try_from(x.out_of_scope).ok(),
-            || {
-                format!(
-                    "out_of_scope {} but the oracle counts {}",
-                    plan["out_of_scope"], x.out_of_scope
-                )
-            },
+            "out_of_scope {} but the oracle counts {}",
+            plan["out_of_scope"],
+            x.out_of_scope
         );
         let refused = plan["refusals"].as_array().is_some_and(|r| !r.is_empty());
-        c.check(refused == x.refused, || {
-            format!(
-                "the plan's refusals {} but the oracle says refused={}",
-                plan["refusals"], x.refused
-            )
-        });
+        ensure!(
+            refused == x.refused,
+            "the plan's refusals {} but the oracle says refused={}",
+            plan["refusals"],
+            x.refused
+        );
         // Invariant 1: nothing outside the printed plan was ever sent.
-        c.check(sent.is_subset(&delete), || {
-            format!(
-                "DELETE sent ids outside the printed plan: {:?}",
-                sent.difference(&delete).collect::<Vec<_>>()
-            )
-        });
+        ensure!(
+            f.sent.is_subset(&delete),
+            "DELETE sent ids outside the printed plan: {:?}",
+            f.sent.difference(&delete).collect::<Vec<_>>()
+        );
     }
     // Invariants 1 and 2 against the oracle, whatever was printed.
-    c.check(sent.is_subset(&x.delete), || {
-        format!(
-            "DELETE sent ids the oracle never planned: {:?}",
-            sent.difference(&x.delete).collect::<Vec<_>>()
-        )
-    });
-    let live: BTreeMap<String, String> = p
-        .emulator
-        .shared()
-        .instances()
-        .into_iter()
-        .map(|i| (i.id, i.status))
-        .collect();
+    ensure!(
+        f.sent.is_subset(&x.delete),
+        "DELETE sent ids the oracle never planned: {:?}",
+        f.sent.difference(&x.delete).collect::<Vec<_>>()
+    );
     for i in &sc.instances {
         if !x.delete.contains(&i.id) {
-            c.check(
-                live.get(&i.id).map(String::as_str) == Some(i.status),
-                || {
-                    format!(
-                        "{} ({}) is not in the expected plan but is gone or changed",
-                        i.name, i.id
-                    )
-                },
+            ensure!(
+                f.live.get(&i.id).map(String::as_str) == Some(i.status),
+                "{} ({}) is not in the expected plan but is now {:?}",
+                i.name,
+                i.id,
+                f.live.get(&i.id)
             );
         }
     }
@@ -934,7 +1000,7 @@ fn run_case(seed: u64) {
     // Invariant 3: what the report calls deleted is gone or DELETING.
     let mut reported_deleted = BTreeSet::new();
     let mut unconfirmed = 0usize;
-    if let Some(d) = &doc {
+    if let Some(d) = &f.doc {
         for o in d["outcomes"]
             .as_array()
             .map(Vec::as_slice)
@@ -948,8 +1014,8 @@ fn run_case(seed: u64) {
                 _ => unconfirmed += 1,
             }
         }
-    } else if !json {
-        for line in run.stdout.lines() {
+    } else if !f.json {
+        for line in f.stdout.lines() {
             if let Some(rest) = line.strip_prefix("  deleted  ") {
                 if let Some(id) = x
                     .delete
@@ -965,63 +1031,72 @@ fn run_case(seed: u64) {
         }
     }
     for id in &reported_deleted {
-        c.check(live.get(id).is_none_or(|s| s == "DELETING"), || {
-            format!(
-                "{id} is reported deleted but the emulator still lists it {:?}",
-                live.get(id)
-            )
-        });
+        ensure!(
+            f.live.get(id).is_none_or(|s| s == "DELETING"),
+            "{id} is reported deleted but the emulator still lists it {:?}",
+            f.live.get(id)
+        );
     }
 
     // Invariant 4: the exit code.
-    let code = run.code;
-    if any_sent {
-        c.check(matches!(code, 0 | 4), || {
-            format!("a DELETE was sent, so the exit code must be 0 or 4, not {code}")
-        });
+    if f.any_sent {
+        ensure!(
+            matches!(code, 0 | 4),
+            "a DELETE was sent, so the exit code must be 0 or 4, not {code}"
+        );
         if code == 0 {
-            c.check(unconfirmed == 0 && reported_deleted == x.delete, || {
-                format!(
-                    "exit 0 but not every planned deletion is confirmed ({unconfirmed} unconfirmed, {} of {} reported deleted)",
-                    reported_deleted.len(),
-                    x.delete.len()
-                )
-            });
+            ensure!(
+                unconfirmed == 0 && reported_deleted == x.delete,
+                "exit 0 but not every planned deletion is confirmed ({unconfirmed} unconfirmed, {} of {} reported deleted)",
+                reported_deleted.len(),
+                x.delete.len()
+            );
         } else {
-            c.check(unconfirmed > 0 || run.signalled.is_some(), || {
-                "exit 4 but every outcome is confirmed and no signal was sent".into()
-            });
+            ensure!(
+                unconfirmed > 0 || f.signalled.is_some(),
+                "exit 4 but every outcome is confirmed and no signal was sent"
+            );
         }
     } else {
         match code {
-            0 => c.check(x.delete.is_empty(), || {
-                "exit 0 without a DELETE although the plan has deletions".into()
-            }),
-            3 => c.check(x.refused, || "exit 3 but no guard refuses the plan".into()),
-            130 => c.check(run.signalled == Some(Signal::Int), || {
-                "exit 130 without a SIGINT".into()
-            }),
-            143 => c.check(run.signalled == Some(Signal::Term), || {
-                "exit 143 without a SIGTERM".into()
-            }),
-            1 => c.check(!sc.faults.is_empty() || sc.signal.is_some(), || {
-                "exit 1 with a valid manifest and no fault".into()
-            }),
-            other => c.check(false, || format!("unexpected exit code {other}")),
+            0 => ensure!(
+                x.delete.is_empty(),
+                "exit 0 without a DELETE although the plan has deletions"
+            ),
+            3 => ensure!(x.refused, "exit 3 but no guard refuses the plan"),
+            130 | 143 => ensure!(
+                interrupted_before,
+                "exit {code} but the signal sent was {:?}",
+                f.signalled
+            ),
+            1 => ensure!(
+                !sc.faults.is_empty() || f.signalled.is_some(),
+                "exit 1 with a valid manifest and no fault"
+            ),
+            other => ensure!(false, "unexpected exit code {other}"),
         }
-        if code != 1 && code != 130 && code != 143 && run.signalled.is_none() {
+        if !matches!(code, 1 | 130 | 143) && f.signalled.is_none() {
             // Without a failure, a refused plan exits 3 and an accepted one sends its DELETEs.
-            c.check(x.refused == (code == 3), || {
-                format!(
-                    "the oracle says refused={} but the run exited {code}",
-                    x.refused
-                )
-            });
-            c.check(x.refused || x.delete.is_empty(), || {
-                "the plan has deletions, no guard refuses, yet no DELETE was sent".into()
-            });
+            ensure!(
+                x.refused == (code == 3),
+                "the oracle says refused={} but the run exited {code}",
+                x.refused
+            );
+            ensure!(
+                x.refused || x.delete.is_empty(),
+                "the plan has deletions, no guard refuses, yet no DELETE was sent"
+            );
         }
     }
+    Ok(format!(
+        "{:?} exit {code}{}{}",
+        sc.mode,
+        if f.any_sent { ", DELETE sent" } else { "" },
+        match f.signalled {
+            Some(s) => format!(", {s:?}"),
+            None => String::new(),
+        }
+    ))
 }
 
 /// The seeds to run: one replayed seed, or the first N of the fixed sequence.
@@ -1048,10 +1123,14 @@ fn seeds() -> Vec<u64> {
 #[test]
 fn randomized_fault_campaign_keeps_the_deletion_invariants() {
     let start = Instant::now();
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     for seed in seeds() {
-        run_case(seed);
+        *tally.entry(run_case(seed)).or_default() += 1;
     }
     eprintln!("campaign: {:?}", start.elapsed());
+    for (kind, n) in &tally {
+        eprintln!("  {n:4}  {kind}");
+    }
 }
 
 /// The oracle's glob matches like the manifest's (`*`, `?`, whole name).
@@ -1078,4 +1157,202 @@ fn a_seed_always_gives_the_same_scenario() {
         Scenario::generate(seed_of(0)).describe(),
         Scenario::generate(seed_of(1)).describe()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker checks: every invariant rejects a run that breaks it
+// ---------------------------------------------------------------------------------------------
+
+const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const C: &str = "cccccccc-0000-4000-8000-000000000003";
+const D: &str = "dddddddd-0000-4000-8000-000000000004";
+
+/// A hand-made case: `a-1` declared, `ci-1` to delete, `prod-1` protected, `ci-2` skipped
+/// (CREATING); and the facts of a correct JSON run that deleted `ci-1`.
+fn hand_case() -> (Scenario, Facts) {
+    let inst = |id: &str, name: &str, status: &'static str| Inst {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        status,
+        prepaid: false,
+        tags: Vec::new(),
+        age: Age::Old,
+    };
+    let sc = Scenario {
+        seed: 0,
+        instances: vec![
+            inst(A, "a-1", "RUNNING"),
+            inst(B, "ci-1", "RUNNING"),
+            inst(C, "prod-1", "RUNNING"),
+            inst(D, "ci-2", "CREATING"),
+        ],
+        manifest: Manifest {
+            entries: vec![Entry {
+                name: Some("a-1".to_owned()),
+                id: None,
+            }],
+            protect: vec![Protect::Name("prod*")],
+            ..Manifest::default()
+        },
+        faults: Vec::new(),
+        fail_delete: Vec::new(),
+        fail_delete_requests: 0,
+        linger: 0,
+        latency_ms: 0,
+        mode: Mode::ApplyJson,
+        signal: None,
+    };
+    let list = |ids: &[&str]| {
+        Value::from(
+            ids.iter()
+                .map(|i| serde_json::json!({"id": i}))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let doc = serde_json::json!({
+        "exit_code": 0,
+        "plan": {
+            "delete": list(&[B]), "keep": list(&[A]), "protected": list(&[C]), "skip": list(&[D]),
+            "out_of_scope": 0, "refusals": [],
+        },
+        "outcomes": [{"id": B, "name": "ci-1", "outcome": "deleted"}],
+    });
+    let facts = Facts {
+        code: 0,
+        signalled: None,
+        json: true,
+        stdout: String::new(),
+        doc: Some(doc),
+        printed_plan: None,
+        any_sent: true,
+        sent: [B.to_owned()].into(),
+        live: [(A, "RUNNING"), (C, "RUNNING"), (D, "CREATING")]
+            .iter()
+            .map(|(i, s)| ((*i).to_owned(), (*s).to_owned()))
+            .collect(),
+    };
+    (sc, facts)
+}
+
+/// Asserts that the checker rejects the hand case after `mutate`, with a message holding `why`.
+#[track_caller]
+fn rejected(why: &str, mutate: impl FnOnce(&mut Scenario, &mut Facts)) {
+    let (mut sc, mut f) = hand_case();
+    mutate(&mut sc, &mut f);
+    let x = oracle(&sc);
+    match check_apply(&sc, &x, &f) {
+        Ok(label) => panic!("the checker accepted a broken run ({label}); expected: {why}"),
+        Err(e) => assert!(e.contains(why), "expected `{why}`, got: {e}"),
+    }
+}
+
+#[test]
+fn the_checker_accepts_a_correct_run_and_its_oracle_plans_the_hand_case() {
+    let (sc, f) = hand_case();
+    let x = oracle(&sc);
+    assert_eq!(x.delete, [B.to_owned()].into());
+    assert!(!x.refused && !x.conflict && !x.duplicate);
+    assert_eq!(
+        check_apply(&sc, &x, &f),
+        Ok("ApplyJson exit 0, DELETE sent".to_owned())
+    );
+}
+
+#[test]
+fn the_checker_rejects_a_delete_outside_the_printed_plan() {
+    rejected("ids of the plan's `protected` list were sent", |_, f| {
+        f.sent.insert(C.to_owned());
+    });
+    rejected("DELETE sent ids the oracle never planned", |_, f| {
+        // A report without a plan: the oracle still holds the run to the expected plan.
+        f.doc.as_mut().expect("doc")["plan"] = Value::Null;
+        f.sent.insert(C.to_owned());
+    });
+}
+
+#[test]
+fn the_checker_rejects_a_plan_other_than_the_oracles_and_a_lost_kept_instance() {
+    rejected("differs from the oracle's", |_, f| {
+        f.doc.as_mut().expect("doc")["plan"]["delete"] = serde_json::json!([{"id": B}, {"id": C}]);
+    });
+    rejected("differs from the oracle's", |sc, _| {
+        sc.manifest.protect.clear();
+    });
+    rejected("is not in the expected plan but is now None", |_, f| {
+        f.live.remove(A);
+    });
+    rejected("refusals", |sc, _| {
+        sc.manifest.max_delete = Some(MaxDelete::Count(0));
+    });
+}
+
+#[test]
+fn the_checker_rejects_a_reported_deletion_still_listed() {
+    rejected(
+        "is reported deleted but the emulator still lists it",
+        |_, f| {
+            f.live.insert(B.to_owned(), "RUNNING".to_owned());
+        },
+    );
+    rejected(
+        "is reported deleted but the emulator still lists it",
+        |sc, f| {
+            sc.mode = Mode::ApplyText;
+            f.json = false;
+            f.doc = None;
+            f.stdout = format!("  deleted  ci-1 ({B})\n");
+            f.live.insert(B.to_owned(), "RUNNING".to_owned());
+        },
+    );
+}
+
+#[test]
+fn the_checker_rejects_exit_codes_against_the_contract() {
+    let set_code = |f: &mut Facts, code: i32| {
+        f.code = code;
+        f.doc.as_mut().expect("doc")["exit_code"] = code.into();
+    };
+    rejected("JSON exit_code 4 but the process exited 0", |_, f| {
+        f.doc.as_mut().expect("doc")["exit_code"] = 4.into();
+    });
+    rejected("must be 0 or 4, not 1", |_, f| set_code(f, 1));
+    rejected("must be 0 or 4, not 130", |_, f| set_code(f, 130));
+    rejected("exit 4 but every outcome is confirmed", |_, f| {
+        set_code(f, 4)
+    });
+    rejected(
+        "exit 0 but not every planned deletion is confirmed",
+        |_, f| {
+            f.doc.as_mut().expect("doc")["outcomes"][0]["outcome"] = "unknown".into();
+            f.live.insert(B.to_owned(), "RUNNING".to_owned());
+        },
+    );
+    let nothing_sent = |f: &mut Facts| {
+        f.any_sent = false;
+        f.sent.clear();
+        f.doc.as_mut().expect("doc")["outcomes"] = Value::Array(Vec::new());
+        f.live.insert(B.to_owned(), "RUNNING".to_owned());
+    };
+    rejected("exit 3 but no guard refuses", |_, f| {
+        nothing_sent(f);
+        set_code(f, 3);
+    });
+    rejected("exit 130 but the signal sent was None", |_, f| {
+        nothing_sent(f);
+        set_code(f, 130);
+    });
+    rejected("exit 1 with a valid manifest and no fault", |_, f| {
+        nothing_sent(f);
+        set_code(f, 1);
+    });
+    rejected(
+        "exit 0 without a DELETE although the plan has deletions",
+        |_, f| {
+            nothing_sent(f);
+        },
+    );
+    rejected("an invalid or conflicting manifest must exit 1", |sc, _| {
+        sc.manifest.invalid = Some("colour: red");
+    });
 }
