@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// How many cases `cargo test` runs by default.
-const DEFAULT_CASES: u64 = 28;
+const DEFAULT_CASES: u64 = 40;
 
 /// The seed of case `i`: a fixed sequence, so that CI is reproducible.
 fn seed_of(i: u64) -> u64 {
@@ -143,6 +143,10 @@ struct Scenario {
     latency_ms: u64,
     mode: Mode,
     signal: Option<(Signal, When)>,
+    /// `--allow-empty` and `--max-delete N` on the command line (of `plan --out` for saved
+    /// plans, which records them; of `apply` otherwise).
+    allow_empty_flag: bool,
+    max_delete_flag: Option<usize>,
 }
 
 const NAME_PARTS: &[&str] = &["ci", "ci-pr", "prod", "cache", "a", "ci-golden"];
@@ -372,6 +376,8 @@ impl Scenario {
             _ => None,
         };
         let latency_ms = if signal.is_some() { 40 } else { 0 };
+        let allow_empty_flag = rng.u8(..8) == 0;
+        let max_delete_flag = (rng.u8(..6) == 0).then(|| rng.usize(0..=12));
         Scenario {
             seed,
             instances,
@@ -383,6 +389,8 @@ impl Scenario {
             latency_ms,
             mode,
             signal,
+            allow_empty_flag,
+            max_delete_flag,
         }
     }
 
@@ -509,6 +517,18 @@ impl Scenario {
         s
     }
 
+    /// The `--allow-empty` and `--max-delete N` flags of the scenario.
+    fn flags(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if self.allow_empty_flag {
+            f.push("--allow-empty".to_owned());
+        }
+        if let Some(n) = self.max_delete_flag {
+            f.extend(["--max-delete".to_owned(), n.to_string()]);
+        }
+        f
+    }
+
     /// The scenario, for a failure message: enough to read and to replay.
     fn describe(&self) -> String {
         let mut s = String::new();
@@ -519,8 +539,9 @@ impl Scenario {
         );
         let _ = writeln!(
             s,
-            "mode {:?}, signal {:?}, faults {:?}, fail_delete {:?}, fail_delete_requests {}, delete_linger {}, latency {} ms",
+            "mode {:?}, flags {:?}, signal {:?}, faults {:?}, fail_delete {:?}, fail_delete_requests {}, delete_linger {}, latency {} ms",
             self.mode,
+            self.flags(),
             self.signal,
             self.faults,
             self.fail_delete,
@@ -649,11 +670,11 @@ fn oracle(sc: &Scenario) -> Expected {
         }
     }
     let n = x.delete.len();
-    let empty = m.entries.is_empty() && !m.allow_empty && n > 0;
-    let cap = match m.max_delete {
-        Some(MaxDelete::Count(c)) => Some(c),
-        Some(MaxDelete::Percent(p)) => Some(p.saturating_mul(managed) / 100),
-        None => None,
+    let empty = m.entries.is_empty() && !m.allow_empty && !sc.allow_empty_flag && n > 0;
+    let cap = match (sc.max_delete_flag, m.max_delete) {
+        (Some(c), _) | (None, Some(MaxDelete::Count(c))) => Some(c),
+        (None, Some(MaxDelete::Percent(p))) => Some(p.saturating_mul(managed) / 100),
+        (None, None) => None,
     };
     x.refused = empty || cap.is_some_and(|c| n > c);
     x
@@ -787,6 +808,7 @@ fn run_case(seed: u64) -> String {
     let saved = matches!(sc.mode, Mode::SavedJson | Mode::SavedText);
     let x_invalid = sc.manifest.invalid.is_some() || x.duplicate;
     let invalid = x_invalid;
+    let flags = sc.flags();
 
     // The plan the run is held to: printed by the run itself (JSON), by a twin emulator with the
     // same instances and no faults (text), or saved by `plan --out`.
@@ -796,6 +818,7 @@ fn run_case(seed: u64) -> String {
         if json {
             args.extend(["--format", "json"]);
         }
+        args.extend(flags.iter().map(String::as_str));
         let run = p.run(&args);
         let _ = writeln!(
             c.log,
@@ -817,7 +840,10 @@ fn run_case(seed: u64) -> String {
         printed_plan = Some(serde_json::from_str(&text).expect("plan.json is JSON"));
     } else if !json && !invalid && !x.conflict {
         let twin = Emulator::start(signed(instances.clone())).expect("twin emulator");
-        let run = p.run(&["plan", "--format", "json", "--endpoint", &twin.url()]);
+        let url = twin.url();
+        let mut args = vec!["plan", "--format", "json", "--endpoint", &url];
+        args.extend(flags.iter().map(String::as_str));
+        let run = p.run(&args);
         let _ = writeln!(
             c.log,
             "--- twin plan: exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
@@ -830,7 +856,9 @@ fn run_case(seed: u64) -> String {
     let mut args: Vec<&str> = if saved {
         vec!["apply", "--plan", "plan.json"]
     } else {
-        vec!["apply", "--auto-approve"]
+        let mut a = vec!["apply", "--auto-approve"];
+        a.extend(flags.iter().map(String::as_str));
+        a
     };
     if json {
         args.extend(["--format", "json"]);
@@ -1203,6 +1231,8 @@ fn hand_case() -> (Scenario, Facts) {
         latency_ms: 0,
         mode: Mode::ApplyJson,
         signal: None,
+        allow_empty_flag: false,
+        max_delete_flag: None,
     };
     let list = |ids: &[&str]| {
         Value::from(
