@@ -363,7 +363,7 @@ impl Scenario {
         };
         let linger = if rng.bool() { 0 } else { rng.usize(1..=3) };
         let mode = match rng.u8(..8) {
-            0 | 1 | 2 => Mode::ApplyJson,
+            0..=2 => Mode::ApplyJson,
             3 | 4 => Mode::ApplyText,
             5 | 6 => Mode::SavedJson,
             _ => Mode::SavedText,
@@ -1044,14 +1044,13 @@ fn check_apply(sc: &Scenario, x: &Expected, f: &Facts) -> Result<String, String>
         }
     } else if !f.json {
         for line in f.stdout.lines() {
-            if let Some(rest) = line.strip_prefix("  deleted  ") {
-                if let Some(id) = x
-                    .delete
-                    .iter()
-                    .find(|id| rest.contains(&format!(" ({id})")))
-                {
-                    reported_deleted.insert(id.clone());
-                }
+            // `  deleted  <name> (<id>)[: …]`; the alphabet's names hold no parentheses.
+            if let Some((id, _)) = line
+                .strip_prefix("  deleted  ")
+                .and_then(|rest| rest.split_once(" ("))
+                .and_then(|(_, tail)| tail.split_once(')'))
+            {
+                reported_deleted.insert(id.to_owned());
             }
             if line.starts_with("  FAILED   ") {
                 unconfirmed += 1;
