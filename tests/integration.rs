@@ -72,3 +72,8 @@ mod recycle;
 
 /// `schema`: the manifest's JSON Schema matches the parser and the examples.
 mod schema;
+
+/// The seeded randomized fault campaign: random inventories, manifests, faults and signals,
+/// each run checked against the deletion invariants (`DCS_RECONCILE_CAMPAIGN_SEED`,
+/// `DCS_RECONCILE_CAMPAIGN_CASES`; see docs/testing.md).
+mod campaign;
