@@ -14,10 +14,10 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::commands::{Confirmation, Io};
 use crate::config::{ENV_AK, ENV_SK, Env};
 use crate::emulator::{Emulator, EmulatorConfig, sample_instances};
 use crate::error::{EXIT_OK, Error, Result};
+use crate::{Confirmation, Io};
 
 /// The demo's project id: the emulator's example project.
 pub const DEMO_PROJECT_ID: &str = crate::emulator::EXAMPLE_PROJECT_ID;

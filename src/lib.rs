@@ -61,7 +61,31 @@ mod session;
 mod signals;
 pub mod util;
 
-pub use commands::{Confirmation, Io};
+use std::io::Write;
+
+/// The answer to "delete these instances?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The user typed `yes`.
+    Yes,
+    /// The user typed anything else.
+    No,
+    /// There is no terminal to ask on.
+    NoTerminal,
+}
+
+/// Where a run writes its results and how it asks for confirmation.
+pub struct Io<'a> {
+    /// Results (plans, reports) go here; logs and errors go to stderr.
+    pub out: &'a mut dyn Write,
+    /// Asks the question and returns the answer.
+    pub confirm: &'a mut dyn FnMut(&str) -> Confirmation,
+    /// Colour the results (ANSI).
+    pub color: bool,
+    /// Progress bars may be drawn on stderr (it is a terminal).
+    pub progress: bool,
+}
+
 pub use error::{Error, Result};
 
 /// Runs one command line: settings from `cli` and `env`, then the command. Returns the exit

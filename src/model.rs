@@ -333,3 +333,22 @@ pub struct Rules {
     /// `deletion:`.
     pub deletion: Deletion,
 }
+
+/// What Cloud Eye showed for one instance checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivityFigures {
+    /// The window looked at, ending when the plan was made.
+    pub window: std::time::Duration,
+    /// The highest `instantaneous_ops` (ops/s) in the window; `None`: no data.
+    pub peak_ops: Option<f64>,
+    /// The new connections (`total_connections_received`) in the window; `None`: no data.
+    pub new_connections: Option<f64>,
+    /// How many datapoints this is made of (0: no data).
+    pub datapoints: usize,
+    /// Whether the instance counts as idle (and may be deleted).
+    pub idle: bool,
+}
+
+// The figures come from finite values (the client drops the others; a sum of finite values
+// may reach infinity but never NaN), so equality is reflexive.
+impl Eq for ActivityFigures {}

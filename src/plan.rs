@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::activity::ActivityFigures;
+use crate::model::ActivityFigures;
 use crate::model::{Entry, Guards, Instance, Rules};
 use crate::util::{age, human_duration, nfc, parse_time, reading};
 
@@ -196,6 +196,15 @@ impl Plan {
             .count();
         Some((bin, self.delete.len().saturating_sub(bin)))
     }
+}
+
+/// Why a plan that was shown (saved, or before the prompt) can no longer be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    /// One line per planned instance that changed.
+    pub changes: Vec<String>,
+    /// A unified diff of the planned deletions, then and now.
+    pub diff: String,
 }
 
 /// Guard settings given on the command line for one run.

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::model::Instance;
-use crate::plan::{Category, Decision, Overrides, Plan};
+use crate::plan::{Category, Decision, Overrides, Plan, Stale};
 use crate::render::PlanContext;
 use crate::render::json::{InstanceDoc, OverridesDoc, PlanDoc, SavedDoc};
 use crate::util::{hmac_sha256_hex, sha256_hex};
@@ -35,26 +35,6 @@ impl SavedPlan {
             max_delete: o.max_delete,
         }
     }
-}
-
-/// Where a saved plan being applied came from, and what it leaves for the next plan.
-#[derive(Debug, Clone)]
-pub struct SavedOrigin {
-    /// The plan file, as given.
-    pub origin: String,
-    /// When the plan was made.
-    pub created_at: String,
-    /// Instances that became surplus after the plan was made: not deleted now.
-    pub new_surplus: Vec<Decision>,
-}
-
-/// Why a saved plan cannot be applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stale {
-    /// One line per planned instance that changed.
-    pub changes: Vec<String>,
-    /// A unified diff of the planned deletions, then and now.
-    pub diff: String,
 }
 
 /// How a saved plan is checked when it is read back.

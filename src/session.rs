@@ -15,11 +15,13 @@ use crate::error::{Error, Result};
 use crate::identity::{self, Identity};
 use crate::manifest::Manifest;
 use crate::model::Instance;
+use crate::plan::Stale;
 use crate::plan::{self, Overrides, Plan};
 use crate::render::PlanContext;
 use crate::render::json::InstanceDoc;
+use crate::render::report::SavedOrigin;
 use crate::render::report::Shown;
-use crate::saved::{self, SavedOrigin, SavedPlan, Stale};
+use crate::saved::{self, SavedPlan};
 
 /// The client of one target, and where it points.
 #[derive(Debug)]

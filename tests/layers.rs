@@ -116,3 +116,71 @@ fn commands_write_no_prose_to_stdout_themselves() {
         );
     }
 }
+
+/// The top-level modules each file of `src/` refers to as `crate::<module>` (tests and
+/// comments aside).
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for file in sources("") {
+        let rel = file.strip_prefix(&root).expect("under src");
+        let top = rel
+            .components()
+            .next()
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let text = code(&file);
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (at, _) in text.match_indices("crate::") {
+            let name: String = text[at + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != top {
+                graph.entry(top.clone()).or_default().insert(name);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_module_graph_has_no_cycle() {
+    let graph = module_graph();
+    assert!(graph.len() > 10, "{graph:?}");
+    // Depth-first search with an explicit path: a module met again on the path is a cycle.
+    fn visit(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        let Some(at) = path.last().cloned() else {
+            return;
+        };
+        for next in graph.get(&at).into_iter().flatten() {
+            if let Some(start) = path.iter().position(|m| m == next) {
+                panic!("import cycle: {} -> {next}", path[start..].join(" -> "));
+            }
+            if done.contains(next) {
+                continue;
+            }
+            path.push(next.clone());
+            visit(graph, path, done);
+            path.pop();
+        }
+        done.insert(at);
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for module in graph.keys() {
+        visit(&graph, &mut vec![module.clone()], &mut done);
+    }
+}

@@ -17,28 +17,7 @@ use std::path::Path;
 use crate::config::{Cmd, Config, Env};
 use crate::error::{EXIT_OK, Error, Result};
 
-/// The answer to "delete these instances?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirmation {
-    /// The user typed `yes`.
-    Yes,
-    /// The user typed anything else.
-    No,
-    /// There is no terminal to ask on.
-    NoTerminal,
-}
-
-/// Where a run writes its results and how it asks for confirmation.
-pub struct Io<'a> {
-    /// Results (plans, reports) go here; logs and errors go to stderr.
-    pub out: &'a mut dyn Write,
-    /// Asks the question and returns the answer.
-    pub confirm: &'a mut dyn FnMut(&str) -> Confirmation,
-    /// Colour the results (ANSI).
-    pub color: bool,
-    /// Progress bars may be drawn on stderr (it is a terminal).
-    pub progress: bool,
-}
+pub use crate::{Confirmation, Io};
 
 /// An error writing results to stdout.
 pub(crate) fn write_err(e: std::io::Error) -> Error {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::PlanContext;
-use crate::activity::ActivityFigures;
+use crate::model::ActivityFigures;
 use crate::model::Entry;
 use crate::plan::{Decision, Destination, Plan};
 

@@ -86,7 +86,7 @@ fn md_activity(out: &mut String, plan: &Plan) {
     let Some(figures) = &plan.activity else {
         return;
     };
-    let rows: Vec<(&Decision, &crate::activity::ActivityFigures)> = plan
+    let rows: Vec<(&Decision, &crate::model::ActivityFigures)> = plan
         .delete
         .iter()
         .chain(&plan.skip)

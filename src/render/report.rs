@@ -13,8 +13,19 @@ use super::{PlanContext, plural, shown};
 use crate::apply::{Applied, Outcome, TagOutcome};
 use crate::error::{Error, Result};
 use crate::model::Instance;
+use crate::plan::Stale;
 use crate::plan::{Decision, Plan};
-use crate::saved::{SavedOrigin, Stale};
+
+/// Where a saved plan being applied came from, and what it leaves for the next plan.
+#[derive(Debug, Clone)]
+pub struct SavedOrigin {
+    /// The plan file, as given.
+    pub origin: String,
+    /// When the plan was made.
+    pub created_at: String,
+    /// Instances that became surplus after the plan was made: not deleted now.
+    pub new_surplus: Vec<Decision>,
+}
 
 /// A plan as `apply` shows it before acting on it.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::{PlanContext, plural, shown};
-use crate::activity::ActivityFigures;
+use crate::model::ActivityFigures;
 use crate::model::{Entry, Instance};
 use crate::plan::{Decision, Destination, Plan};
 
