@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Confirmation, Io};
 use crate::config::{ApplyConfig, ApplySource, Config, Env};
-use crate::error::{EXIT_ERROR, EXIT_OK, Error, Result};
+use crate::error::{EXIT_OK, Error, Result};
 use crate::manifest;
 use crate::manifest::Manifest;
 use crate::render::diff::unified;
@@ -22,9 +22,12 @@ pub(crate) async fn run(cfg: &Config, a: &ApplyConfig, env: &Env, io: &mut Io<'_
     let mut reporter = report::reporter(a.json, &mut *io.out, io.progress);
     let result = apply(cfg, a, env, confirm, color, &interrupt, &mut *reporter).await;
     let result = match (result, interrupt.signal()) {
-        // A signal during planning or listing: nothing was sent.
-        (Err(e), Some(signal)) if !interrupt.was_sent() && e.exit_code() == EXIT_ERROR => {
-            tracing::warn!("{e}");
+        // A signal before any DELETE (while planning or listing): the run was interrupted,
+        // whatever it would have ended with; nothing was sent.
+        (result, Some(signal)) if !interrupt.was_sent() => {
+            if let Err(e) = &result {
+                tracing::warn!("{e}");
+            }
             Err(Error::Interrupted {
                 signal: signal.name(),
                 code: signal.exit_code(),

@@ -10,9 +10,9 @@
 //! region: cn-north-4
 //! instances:
 //!   - name: dcs-8b1c-000
-//!   - id: 9d78d0f4-a110-4bcd-8ca3-5aec414163c1
+//!   - id: 4f3a8d2e-92b6-4e1f-9a4c-7d5e6f708192
 //!   - name: orders-cache
-//!     id: aabe73af-1db8-4401-b39c-c56996023989
+//!     id: c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2
 //! ```
 
 mod entries;
