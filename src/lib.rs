@@ -13,8 +13,10 @@
 //!     manifest (YAML -> entries, rules)  +  session (identity, api::Client: signed listing)
 //!     -> plan (pure: delete / keep / protected / skip / out of scope / missing)
 //!     -> activity (pure: the Cloud Eye figures of the deletions; active or unknown -> skip)
-//!     -> render (text, JSON, Markdown) -> confirm -> apply (batch DELETE, <= 50 ids)
-//!     -> apply::Applied (a value) -> render::report
+//!     -> recycle (pure: where each deletion goes) -> grace (pure: mark / pending / unmark)
+//!     -> render (text, JSON, Markdown) -> confirm -> session::recheck
+//!     -> apply (batch DELETE, <= 50 ids; tag calls for marks) -> apply::Applied (a value)
+//!     -> render::report
 //! ```
 //!
 //! | module | owns | open it to add |
@@ -23,8 +25,8 @@
 //! | [`config`] | arguments + environment -> [`config::Config`] (no I/O): the `-f` policy, transport and retries, guard overrides, formats; endpoints and the region rule (`config::endpoint`), the credential chain (`config::credentials`), the credentials file (`config::ini`), target resolution (`config::target`) | a credential source |
 //! | `identity` | the resolved identity after the IAM project-id lookup | |
 //! | `session` | one target's client; a fresh plan or a saved plan re-checked: a `Planned` | |
-//! | `commands` | one file per command, stringing the steps together; no prose | a command |
-//! | [`manifest`] | the only module that knows YAML: reading, validating, exporting `dcs.yaml` | a manifest key |
+//! | `commands` | one file per command (validate, plan, apply, wait, diff, export, whoami, emulator, schema), stringing the steps together; no prose | a command |
+//! | [`manifest`] | the only module that knows YAML: reading, validating, exporting `dcs.yaml`; its JSON Schema (`manifest::schema`) | a manifest key |
 //! | [`model`] | plain values: live [`model::Instance`], [`model::Entry`], scope, protect rules, guards | |
 //! | `plan` | the pure planner; skip reasons and their codes; the guards' refusals | a skip reason |
 //! | `activity` | the activity guard (`guards.idle_for`): Cloud Eye's figures in, in-use and unknown deletions out to `skip`; pure | |
@@ -37,7 +39,7 @@
 //! | [`emulator`] | the built-in DCS API emulator (loopback HTTP) with fault injection | |
 //! | `demo` | the self-contained walkthrough | |
 //! | `signals` | SIGINT/SIGTERM during apply: stop sending, report, exit 4 or 130/143 | |
-//! | [`util`] | neutral helpers: digests, time, durations | |
+//! | [`util`] | neutral helpers: digests, HMAC, time, the duration formatter, invisible characters, NFC | |
 //! | [`error`] | the one error type and the documented exit codes | an exit code |
 
 mod activity;
