@@ -16,13 +16,17 @@
 //!   the reason;
 //! - an entry that matches nothing is missing (this tool never creates anything).
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::ActivityFigures;
-use crate::model::{Entry, Guards, Instance, Rules};
-use crate::util::{age, human_duration, nfc, parse_time, reading};
+
+mod matching;
+mod refusals;
+
+use crate::model::{Entry, Instance, Rules};
+use crate::util::{age, human_duration, parse_time};
+use matching::match_entries;
 
 /// Statuses in which the batch-delete API accepts an instance.
 pub const DELETABLE_STATUSES: [&str; 3] = ["RUNNING", "ERROR", "CREATEFAILED"];
@@ -231,116 +235,6 @@ impl Plan {
             + self.mark.len()
             + self.pending.len()
     }
-
-    /// Missing entries that look like an instance this plan deletes: equal once case, Unicode
-    /// form, invisible characters and white space are set aside. Such a plan is refused
-    /// whatever the overrides: the entry was most likely meant to keep that instance.
-    pub fn near_misses(&self) -> Vec<String> {
-        if self.missing.is_empty() || (self.delete.is_empty() && self.mark.is_empty()) {
-            return Vec::new();
-        }
-        let mut by_reading: HashMap<String, Vec<&Instance>> = HashMap::new();
-        // A mark leads to a deletion later: it counts the same.
-        for d in self.delete.iter().chain(&self.mark) {
-            by_reading
-                .entry(reading(&d.instance.name))
-                .or_default()
-                .push(&d.instance);
-            by_reading
-                .entry(reading(&d.instance.id))
-                .or_default()
-                .push(&d.instance);
-        }
-        let mut out = Vec::new();
-        for e in &self.missing {
-            let mut seen: Vec<&str> = Vec::new();
-            for written in e.name.iter().chain(&e.id) {
-                for i in by_reading.get(&reading(written)).into_iter().flatten() {
-                    if seen.contains(&i.id.as_str()) {
-                        continue;
-                    }
-                    seen.push(&i.id);
-                    out.push(format!(
-                        "near miss: {} matches no live instance, but {:?} ({}) would be \
-                         deleted; did you mean {:?}? They differ only in case, Unicode form, \
-                         invisible characters or white space; fix the entry",
-                        e.label().escape_debug(),
-                        i.name,
-                        i.id,
-                        i.name
-                    ));
-                }
-            }
-        }
-        out
-    }
-
-    /// The guards that refuse this plan, as messages; empty when none does.
-    ///
-    /// - An empty `instances:` list that would delete something is refused unless allowed:
-    ///   an empty list is far more often a broken file or template than a wish to delete
-    ///   everything (Argo CD's `allowEmpty: false` exists for the same reason).
-    /// - More deletions than `max_delete` (a count, or a percentage of the managed instances)
-    ///   are refused unless `--max-delete` raises the cap for this run.
-    pub fn refusals(&self, guards: &Guards, overrides: Overrides) -> Vec<String> {
-        let mut out = self.near_misses();
-        let managed = self.managed();
-        if self.declared == 0
-            && !self.delete.is_empty()
-            && !guards.allow_empty
-            && !overrides.allow_empty
-        {
-            out.push(format!(
-                "empty manifest: `instances:` declares nothing, so all {} deletable of the \
-                 {managed} managed instances would go; if that is really meant, set \
-                 `guards: {{allow_empty: true}}` or pass --allow-empty",
-                self.delete.len()
-            ));
-        }
-        let cap = match (overrides.max_delete, guards.max_delete) {
-            (Some(n), _) => Some((n, format!("--max-delete {n}"))),
-            (None, Some(limit)) => Some((
-                limit.allowed(managed),
-                format!("max_delete {limit} of {managed} managed instances"),
-            )),
-            (None, None) => None,
-        };
-        if let Some((allowed, what)) = &cap
-            && self.delete.len() > *allowed
-        {
-            out.push(format!(
-                "max_delete: {} deletions exceed the cap of {allowed} ({what}); review the \
-                 plan and pass --max-delete {} to allow this run",
-                self.delete.len(),
-                self.delete.len()
-            ));
-        }
-        // A run may not mark more than it could delete.
-        if let Some((allowed, what)) = &cap
-            && self.mark.len() > *allowed
-        {
-            out.push(format!(
-                "max_delete: {} instances to mark for deletion exceed the cap of {allowed} \
-                 ({what}); review the plan and pass --max-delete {} to allow this run",
-                self.mark.len(),
-                self.mark.len()
-            ));
-        }
-        if self.declared == 0
-            && self.delete.is_empty()
-            && !self.mark.is_empty()
-            && !guards.allow_empty
-            && !overrides.allow_empty
-        {
-            out.push(format!(
-                "empty manifest: `instances:` declares nothing, so all {} deletable of the \
-                 {managed} managed instances would be marked for deletion; if that is really \
-                 meant, set `guards: {{allow_empty: true}}` or pass --allow-empty",
-                self.mark.len()
-            ));
-        }
-        out
-    }
 }
 
 /// Why an undeclared, unprotected instance cannot be deleted now, if it cannot.
@@ -521,103 +415,10 @@ pub fn plan(
     Ok(plan)
 }
 
-/// An id as compared: lower case (ids are UUIDs; the API writes them in lower case).
-fn id_key(id: &str) -> Cow<'_, str> {
-    if id.chars().any(char::is_uppercase) {
-        Cow::Owned(id.to_lowercase())
-    } else {
-        Cow::Borrowed(id)
-    }
-}
-
-/// For each live instance, the index of the first entry that declares it; and the entries that
-/// match nothing.
-type Matches = (Vec<Option<usize>>, Vec<Entry>);
-
-/// The [`Matches`] of `entries` among `live`. `Err`: the id/name conflicts.
-fn match_entries(entries: &[Entry], live: &[Instance]) -> Result<Matches, Vec<String>> {
-    const NONE: usize = usize::MAX;
-    // Ids are compared without regard to case, names in Unicode normal form C: an id typed in
-    // upper case, or a name typed decomposed, is the same instance, never a "missing" entry
-    // beside a deletion that looks identical.
-    let mut by_id: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(live.len());
-    // Instances of the same name form a chain: `first_named[name]`, then `next_named[i]`, in
-    // listing order (no list allocated per name).
-    let mut first_named: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(live.len());
-    let mut next_named: Vec<usize> = vec![NONE; live.len()];
-    for (i, inst) in live.iter().enumerate().rev() {
-        by_id.insert(id_key(&inst.id), i);
-        if let Some(next) = first_named.insert(nfc(&inst.name), i) {
-            next_named[i] = next;
-        }
-    }
-    let named = |name: &str| -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut at = first_named.get(&nfc(name)).copied().unwrap_or(NONE);
-        while at != NONE {
-            out.push(at);
-            at = next_named[at];
-        }
-        out
-    };
-
-    // For each live instance, the first entry that declares it.
-    let mut declared_by: Vec<Option<usize>> = vec![None; live.len()];
-    let mut missing = Vec::new();
-    let mut conflicts = Vec::new();
-
-    for entry in entries {
-        let matched: Vec<usize> = match (&entry.id, &entry.name) {
-            (Some(id), name) => match by_id.get(&id_key(id)) {
-                Some(&i) => {
-                    if let Some(name) = name
-                        && nfc(&live[i].name) != nfc(name)
-                    {
-                        conflicts.push(format!(
-                            "{}: the live instance {id} is named `{}`, not `{name}`",
-                            entry.label(),
-                            live[i].name
-                        ));
-                    }
-                    vec![i]
-                }
-                None => {
-                    if let Some(name) = name {
-                        let others = named(name);
-                        if !others.is_empty() {
-                            let ids: Vec<&str> =
-                                others.iter().map(|&i| live[i].id.as_str()).collect();
-                            conflicts.push(format!(
-                                "{}: no live instance has id {id}, but `{name}` exists with id {}",
-                                entry.label(),
-                                ids.join(", ")
-                            ));
-                        }
-                    }
-                    Vec::new()
-                }
-            },
-            (None, Some(name)) => named(name),
-            (None, None) => Vec::new(),
-        };
-        if matched.is_empty() {
-            missing.push(entry.clone());
-        }
-        for i in matched {
-            declared_by[i].get_or_insert(entry.index);
-        }
-    }
-    if conflicts.is_empty() {
-        Ok((declared_by, missing))
-    } else {
-        Err(conflicts)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Limit, NameGlob, NameRegex, ProtectRule, Scope};
+    use crate::model::{Guards, Limit, NameGlob, NameRegex, ProtectRule, Scope};
 
     fn inst(id: &str, name: &str) -> Instance {
         Instance {
