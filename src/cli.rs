@@ -60,6 +60,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
     pub max_retries: Option<u32>,
 
+    /// Where credentials come from: `auto` (the chain above) or `metadata` (only the ECS
+    /// metadata service's temporary credentials); default DCS_RECONCILE_CREDENTIALS_SOURCE or
+    /// `auto`.
+    #[arg(long, global = true, value_enum, value_name = "SOURCE")]
+    pub credentials_source: Option<CredentialsSource>,
+
     /// Colour: `auto` colours terminals unless NO_COLOR is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -166,6 +172,25 @@ pub enum LogFormat {
     Text,
     /// One JSON object per event.
     Json,
+}
+
+/// Where credentials come from (`--credentials-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialsSource {
+    /// The chain: SDK and Terraform environment variables, the credentials file, HW_AUTH_TOKEN.
+    Auto,
+    /// Only the ECS metadata service (temporary credentials, refreshed before they expire).
+    Metadata,
+}
+
+impl CredentialsSource {
+    /// The value, as `DCS_RECONCILE_CREDENTIALS_SOURCE` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialsSource::Auto => "auto",
+            CredentialsSource::Metadata => "metadata",
+        }
+    }
 }
 
 /// When to colour output.
