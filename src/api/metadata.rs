@@ -435,4 +435,123 @@ mod tests {
         );
         assert!(parse_security_key(b"<html>").is_err());
     }
+
+    use crate::api::testing::{seen, serve};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn key(minutes: i64) -> String {
+        let at = OffsetDateTime::now_utc() + time::Duration::minutes(minutes);
+        format!(
+            r#"{{"credential":{{"access":"AKTEMP0000000000000A","secret":"sk-fetched-secret",
+            "securitytoken":"tok-fetched-secret","expires_at":"{}"}}}}"#,
+            format_time(at)
+        )
+    }
+
+    fn calls(log: &std::sync::Mutex<Vec<crate::api::testing::Seen>>) -> Vec<String> {
+        seen(log)
+            .iter()
+            .map(|s| format!("{} {}", s.method, s.path))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn without_a_session_token_the_request_goes_without_one_and_it_is_not_asked_again() {
+        let (url, log) = serve(|s| match s.method.as_str() {
+            "PUT" => (404, "Not Found".to_owned()),
+            _ => (200, key(30)),
+        })
+        .await;
+        let m = MetadataCredentials::new(url).expect("client");
+        let c = m.credentials().await.expect("credentials");
+        assert_eq!(c.ak, "AKTEMP0000000000000A");
+        // 30 minutes left is less than 40: fetched again, without a new PUT.
+        m.credentials().await.expect("credentials");
+        assert_eq!(
+            calls(&log),
+            [
+                "PUT /meta-data/latest/api/token",
+                "GET /openstack/latest/securitykey",
+                "GET /openstack/latest/securitykey"
+            ]
+        );
+        assert_eq!(m.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_401_asks_for_a_new_session_token_once_and_other_failures_are_errors() {
+        let gets = Arc::new(AtomicUsize::new(0));
+        let g = Arc::clone(&gets);
+        let (url, log) = serve(move |s| match s.method.as_str() {
+            "PUT" => (200, "session-token-secret".to_owned()),
+            _ if g.fetch_add(1, Ordering::SeqCst) == 0 => (401, "Unauthorized".to_owned()),
+            _ => (200, key(120)),
+        })
+        .await;
+        let m = MetadataCredentials::new(url).expect("client");
+        m.credentials().await.expect("credentials");
+        // Two hours left: no new fetch.
+        m.credentials().await.expect("credentials");
+        assert_eq!(calls(&log).len(), 4, "{:?}", calls(&log));
+        assert_eq!(m.fetches(), 1);
+
+        let (url, _) = serve(|s| match s.method.as_str() {
+            "PUT" => (500, "broken".to_owned()),
+            _ => (200, key(120)),
+        })
+        .await;
+        let e = MetadataCredentials::new(url.clone())
+            .expect("client")
+            .credentials()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("HTTP 500") && e.contains(TOKEN_PATH), "{e}");
+
+        let (url, log) = serve(|s| match s.method.as_str() {
+            "PUT" => (200, "t".to_owned()),
+            _ => (401, NO_AGENCY.to_owned()),
+        })
+        .await;
+        let e = MetadataCredentials::new(url)
+            .expect("client")
+            .credentials()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("HTTP 401") && e.contains("agency"), "{e}");
+        assert_eq!(calls(&log).len(), 2, "no second try: {:?}", calls(&log));
+    }
+
+    #[tokio::test]
+    async fn the_redactor_learns_every_secret_fetched_later() {
+        let (url, _) = serve(|s| match s.method.as_str() {
+            "PUT" => (200, "session-token-secret".to_owned()),
+            _ => (200, key(120)),
+        })
+        .await;
+        let m = Arc::new(MetadataCredentials::new(url).expect("client"));
+        let auth = crate::api::Auth::Metadata(Arc::clone(&m));
+        let redactor = crate::api::redact::Redactor::new(&auth, &[]);
+        let text = "sk-fetched-secret tok-fetched-secret session-token-secret AKTEMP0000000000000A";
+        assert_eq!(redactor.scrub(text), text, "nothing known yet");
+        let signed = auth.current().await.expect("current");
+        assert!(matches!(signed, crate::api::Auth::AkSk(_)));
+        let out = redactor.scrub(text);
+        for s in [
+            "sk-fetched",
+            "tok-fetched",
+            "session-token",
+            "AKTEMP0000000000000A",
+        ] {
+            assert!(!out.contains(s), "{s} in {out}");
+        }
+        assert!(out.contains("AKTE…000A"), "{out}");
+        let shown = format!("{auth:?} {m:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(auth.who().contains("AKTE…000A"), "{}", auth.who());
+    }
 }
