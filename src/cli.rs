@@ -23,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         dcs-reconcile plan -f dcs.yaml         # what would be deleted\n  \
         dcs-reconcile apply -f dcs.yaml        # delete it, after typing `yes`\n\n\
         Credentials come from, in this order: HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, \
-        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN \
+        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN; or, with \
+        --credentials-source metadata, only the ECS metadata service \
         (see docs/authentication.md; `dcs-reconcile whoami` shows what is used).\n\
         Exit codes: 0 ok, 1 error (nothing deleted), 2 plan --detailed-exitcode with deletions \
         pending, 3 refused by a safety guard, 4 some deletions failed."
