@@ -270,8 +270,9 @@ impl MetadataCredentials {
             200 => {
                 let token = String::from_utf8_lossy(&answer.body).trim().to_owned();
                 let mut s = self.lock();
-                s.seen.push(SecretString::from(token.clone()));
-                s.token = Some(SecretString::from(token));
+                // An empty answer is no token: the request goes without one.
+                s.token = (!token.is_empty()).then(|| SecretString::from(token.clone()));
+                s.seen.push(SecretString::from(token));
                 Ok(())
             }
             404 | 405 | 503 if !required => {
