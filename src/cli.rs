@@ -23,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         dcs-reconcile plan -f dcs.yaml         # what would be deleted\n  \
         dcs-reconcile apply -f dcs.yaml        # delete it, after typing `yes`\n\n\
         Credentials come from, in this order: HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, \
-        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN \
+        HW_ACCESS_KEY/HW_SECRET_KEY, ~/.huaweicloud/credentials, HW_AUTH_TOKEN; or, with \
+        --credentials-source metadata, only the ECS metadata service \
         (see docs/authentication.md; `dcs-reconcile whoami` shows what is used).\n\
         Exit codes: 0 ok, 1 error (nothing deleted), 2 plan --detailed-exitcode with deletions \
         pending, 3 refused by a safety guard, 4 some deletions failed."
@@ -59,6 +60,12 @@ pub struct Cli {
     /// Retries of a failed request (throttling, 5xx, timeouts); default 5, or HW_MAX_RETRIES.
     #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
     pub max_retries: Option<u32>,
+
+    /// Where credentials come from: `auto` (the chain above) or `metadata` (only the ECS
+    /// metadata service's temporary credentials); default DCS_RECONCILE_CREDENTIALS_SOURCE or
+    /// `auto`.
+    #[arg(long, global = true, value_enum, value_name = "SOURCE")]
+    pub credentials_source: Option<CredentialsSource>,
 
     /// Colour: `auto` colours terminals unless NO_COLOR is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -166,6 +173,25 @@ pub enum LogFormat {
     Text,
     /// One JSON object per event.
     Json,
+}
+
+/// Where credentials come from (`--credentials-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialsSource {
+    /// The chain: SDK and Terraform environment variables, the credentials file, HW_AUTH_TOKEN.
+    Auto,
+    /// Only the ECS metadata service (temporary credentials, refreshed before they expire).
+    Metadata,
+}
+
+impl CredentialsSource {
+    /// The value, as `DCS_RECONCILE_CREDENTIALS_SOURCE` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialsSource::Auto => "auto",
+            CredentialsSource::Metadata => "metadata",
+        }
+    }
 }
 
 /// When to colour output.

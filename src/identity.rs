@@ -76,6 +76,10 @@ pub fn log_credentials(chain: &Chain) {
             "credentials: an IAM token from {} (X-Auth-Token, no signature)",
             chain.source
         ),
+        Auth::Metadata(_) => tracing::info!(
+            "credentials: temporary ones from {}, fetched again before they expire",
+            chain.source
+        ),
     }
 }
 

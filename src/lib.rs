@@ -93,6 +93,11 @@ pub use error::{Error, Result};
 /// Runs one command line: settings from `cli` and `env`, then the command. Returns the exit
 /// code of a run that did not fail.
 pub async fn run(cli: cli::Cli, env: &config::Env, io: &mut Io<'_>) -> Result<u8> {
+    // `--credentials-source` wins over DCS_RECONCILE_CREDENTIALS_SOURCE.
+    let env = &match cli.credentials_source {
+        Some(s) => env.with(config::ENV_CREDENTIALS_SOURCE, s.as_str()),
+        None => env.clone(),
+    };
     let cfg = config::Config::from_cli(cli, env)?;
     commands::dispatch(cfg, env, io).await
 }

@@ -77,3 +77,7 @@ mod schema;
 /// each run checked against the deletion invariants (`DCS_RECONCILE_CAMPAIGN_SEED`,
 /// `DCS_RECONCILE_CAMPAIGN_CASES`; see docs/testing.md).
 mod campaign;
+
+/// Temporary credentials from the ECS metadata service: opt-in, the session token, the
+/// refresh before expiry, errors and redaction (issue 15).
+mod metadata;

@@ -56,7 +56,15 @@ fn never(modules: &[&str], words: &[&str]) {
 #[test]
 fn the_pure_steps_know_no_http_runtime_yaml_or_files() {
     never(
-        &["plan", "saved.rs", "util.rs", "activity.rs", "recycle.rs", "grace.rs", "model.rs"],
+        &[
+            "plan",
+            "saved.rs",
+            "util.rs",
+            "activity.rs",
+            "recycle.rs",
+            "grace.rs",
+            "model.rs",
+        ],
         &[
             "reqwest",
             "tokio",

@@ -5,9 +5,11 @@
 //! every header value built here is marked sensitive.
 
 use std::fmt;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::metadata::MetadataCredentials;
 use super::sign::{self, SignInput};
 use crate::error::{Error, Result};
 
@@ -47,6 +49,9 @@ pub enum Auth {
     AkSk(Credentials),
     /// `X-Auth-Token: <token>`, a project-scoped IAM token, instead of a signature.
     Token(SecretString),
+    /// Signatures with the metadata service's temporary credentials, fetched again before
+    /// they expire ([`Auth::current`]).
+    Metadata(Arc<MetadataCredentials>),
 }
 
 impl From<Credentials> for Auth {
@@ -60,6 +65,7 @@ impl fmt::Debug for Auth {
         match self {
             Auth::AkSk(c) => f.debug_tuple("AkSk").field(c).finish(),
             Auth::Token(_) => f.debug_tuple("Token").field(&"(redacted)").finish(),
+            Auth::Metadata(m) => f.debug_tuple("Metadata").field(m).finish(),
         }
     }
 }
@@ -70,6 +76,22 @@ impl Auth {
         match self {
             Auth::AkSk(c) => format!("AK {}", c.masked_ak()),
             Auth::Token(_) => "the auth token".to_owned(),
+            Auth::Metadata(m) => match m.last() {
+                Some(c) => format!(
+                    "AK {} (temporary, from the metadata service)",
+                    c.masked_ak()
+                ),
+                None => "the metadata service's temporary credentials".to_owned(),
+            },
+        }
+    }
+
+    /// The credentials to sign the next request with: these, or for [`Auth::Metadata`] the
+    /// temporary ones, fetched when less than 40 minutes remain.
+    pub async fn current(&self) -> Result<Auth> {
+        match self {
+            Auth::Metadata(m) => Ok(Auth::AkSk(m.credentials().await?)),
+            other => Ok(other.clone()),
         }
     }
 
@@ -96,7 +118,20 @@ impl Auth {
                     ))
                 })
         };
-        match self {
+        let fetched;
+        let auth = match self {
+            Auth::Metadata(m) => {
+                fetched = Auth::AkSk(m.last().ok_or_else(|| {
+                    Error::Internal("no temporary credentials were fetched yet".to_owned())
+                })?);
+                &fetched
+            }
+            other => other,
+        };
+        match auth {
+            Auth::Metadata(_) => Err(Error::Internal(
+                "temporary credentials were not resolved".to_owned(),
+            )),
             Auth::Token(token) => Ok(vec![(
                 "X-Auth-Token",
                 value(token.expose_secret(), "auth token")?,

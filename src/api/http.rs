@@ -114,9 +114,14 @@ impl Client {
             headers.push(("X-Project-Id".to_owned(), project.clone()));
         }
         let body_bytes = body.map(|(b, _)| b).unwrap_or_default();
-        let auth_headers =
-            self.auth
-                .headers(method.as_str(), path, query, &headers, &body_bytes)?;
+        // Temporary credentials are fetched again here when they are about to expire.
+        let auth_headers = self.auth.current().await?.headers(
+            method.as_str(),
+            path,
+            query,
+            &headers,
+            &body_bytes,
+        )?;
         let mut request = self.http.request(method.clone(), &url);
         for (k, v) in &headers {
             request = request.header(k.as_str(), v.as_str());
@@ -288,6 +293,12 @@ impl Client {
                  project id, and this machine's clock (X-Sdk-Date must be within 15 minutes \
                  of the server's time)",
                 creds.masked_ak()
+            )),
+            (_, _, Auth::Metadata(_)) if gateway_auth => Some(format!(
+                "the signature or token was rejected: {} may lack access to this project, or \
+                 this machine's clock is off (X-Sdk-Date must be within 15 minutes of the \
+                 server's time)",
+                self.auth.who()
             )),
             (_, _, Auth::Token(_)) if gateway_auth => Some(
                 "the signature or token was rejected: check that the auth token is a valid, \

@@ -13,6 +13,7 @@
 //! - `delete`: the batch delete and its per-id [`ItemResult`];
 //! - `tags`: adding and removing instance tags;
 //! - [`ces`]: Cloud Eye monitoring data (how busy each instance was) for the activity guard;
+//! - [`metadata`]: temporary credentials from the ECS metadata service, refreshed;
 //! - [`iam`]: the project-id lookup of a region (`GET /v3/projects?name=`).
 //!
 //! Nothing here knows YAML or how plans are rendered.
@@ -24,6 +25,7 @@ mod delete;
 mod http;
 pub mod iam;
 pub mod list;
+pub mod metadata;
 pub mod proxy;
 pub mod redact;
 pub mod retry;

@@ -8,10 +8,12 @@
 //! `(redacted)`. Percent-encoded copies of the secrets are scrubbed too.
 
 use std::fmt;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::auth::{Auth, mask};
+use super::metadata::MetadataCredentials;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "(redacted)";
@@ -22,6 +24,8 @@ pub struct Redactor {
     /// (secret, replacement), longest secret first so that a secret containing another is
     /// replaced whole.
     secrets: Vec<(SecretString, String)>,
+    /// Temporary credentials fetched during the run: every one handed out is scrubbed too.
+    metadata: Option<Arc<MetadataCredentials>>,
 }
 
 impl fmt::Debug for Redactor {
@@ -37,17 +41,10 @@ impl Redactor {
     /// form) plus `extra` ones.
     pub fn new(auth: &Auth, extra: &[SecretString]) -> Redactor {
         let mut secrets: Vec<(SecretString, String)> = Vec::new();
-        let mut add = |secret: &str, replacement: String| {
-            if secret.is_empty() {
-                return;
-            }
-            let encoded = super::sign::encode(secret);
-            if encoded != secret {
-                secrets.push((SecretString::from(encoded), replacement.clone()));
-            }
-            secrets.push((SecretString::from(secret.to_owned()), replacement));
-        };
+        let mut add = |secret: &str, replacement: String| push(&mut secrets, secret, replacement);
+        let mut metadata = None;
         match auth {
+            Auth::Metadata(m) => metadata = Some(Arc::clone(m)),
             Auth::AkSk(c) => {
                 add(c.sk.expose_secret(), REDACTED.to_owned());
                 if let Some(t) = &c.security_token {
@@ -61,20 +58,50 @@ impl Redactor {
             add(s.expose_secret(), REDACTED.to_owned());
         }
         secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.expose_secret().len()));
-        Redactor { secrets }
+        Redactor { secrets, metadata }
     }
 
     /// `text` with every secret replaced and every `Signature=` value hidden.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (secret, replacement) in &self.secrets {
-            let secret = secret.expose_secret();
-            if out.contains(secret) {
-                out = out.replace(secret, replacement);
+        let mut out = replace_all(&self.secrets, text);
+        if let Some(m) = &self.metadata {
+            let (seen, aks) = m.seen();
+            let mut secrets = Vec::new();
+            for s in &seen {
+                push(&mut secrets, s.expose_secret(), REDACTED.to_owned());
             }
+            for ak in &aks {
+                push(&mut secrets, ak, mask(ak));
+            }
+            secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.expose_secret().len()));
+            out = replace_all(&secrets, &out);
         }
         hide_signatures(&out)
     }
+}
+
+/// Adds `secret` and its percent-encoded form, unless it is empty.
+fn push(secrets: &mut Vec<(SecretString, String)>, secret: &str, replacement: String) {
+    if secret.is_empty() {
+        return;
+    }
+    let encoded = super::sign::encode(secret);
+    if encoded != secret {
+        secrets.push((SecretString::from(encoded), replacement.clone()));
+    }
+    secrets.push((SecretString::from(secret.to_owned()), replacement));
+}
+
+/// `text` with each secret of `secrets` (longest first) replaced.
+fn replace_all(secrets: &[(SecretString, String)], text: &str) -> String {
+    let mut out = text.to_owned();
+    for (secret, replacement) in secrets {
+        let secret = secret.expose_secret();
+        if out.contains(secret) {
+            out = out.replace(secret, replacement);
+        }
+    }
+    out
 }
 
 /// Replaces the value after each `Signature=` (any case) with [`REDACTED`]: the signature

@@ -23,7 +23,15 @@ pub(crate) async fn run(
     io: &mut Io<'_>,
 ) -> Result<u8> {
     let manifest = optional_manifest(choice, "the command line")?;
-    let id = session::identify(cfg, &session::target_of(&manifest), env).await?;
+    let mut id = session::identify(cfg, &session::target_of(&manifest), env).await?;
+    // Temporary credentials are fetched, to show the AK and when they expire.
+    if let crate::api::Auth::Metadata(m) = &id.chain.auth {
+        let creds = m.credentials().await?;
+        if let crate::config::Source::Metadata { expires_at, .. } = &mut id.chain.source {
+            *expires_at = m.expires_at().map(crate::api::metadata::format_time);
+        }
+        id.chain.auth = crate::api::Auth::AkSk(creds);
+    }
     notes::whoami(io.out, &id).map_err(write_err)?;
     Ok(EXIT_OK)
 }

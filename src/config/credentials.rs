@@ -1,15 +1,20 @@
 //! The credential chain: the official SDKs' environment variables, the Terraform provider's,
 //! the SDK credentials file, and an IAM token (`HW_AUTH_TOKEN`), tried in that order. A source
-//! that is only partly set is an error, never skipped. See docs/authentication.md.
+//! that is only partly set is an error, never skipped. Opt-in only
+//! (`DCS_RECONCILE_CREDENTIALS_SOURCE=metadata`, `--credentials-source metadata`): the ECS
+//! metadata service's temporary credentials, and then no other source. See
+//! docs/authentication.md.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use secrecy::SecretString;
 
 use super::env::*;
 use super::ini::{Section, parse_ini};
 use super::target::Sourced;
+use crate::api::metadata::{MetadataCredentials, metadata_endpoint};
 use crate::api::{Auth, Credentials};
 use crate::error::{Error, Result};
 
@@ -30,6 +35,13 @@ pub enum Source {
     File(PathBuf),
     /// `HW_AUTH_TOKEN`.
     AuthToken,
+    /// The ECS metadata service at `endpoint`; `expires_at` once credentials were fetched.
+    Metadata {
+        /// The metadata service's address.
+        endpoint: String,
+        /// When the credentials last fetched expire (RFC 3339).
+        expires_at: Option<String>,
+    },
 }
 
 impl fmt::Display for Source {
@@ -39,6 +51,13 @@ impl fmt::Display for Source {
             Source::TerraformEnv => write!(f, "environment ({ENV_HW_AK}, {ENV_HW_SK})"),
             Source::File(p) => write!(f, "credentials file {} [{FILE_SECTION}]", p.display()),
             Source::AuthToken => write!(f, "environment ({ENV_HW_AUTH_TOKEN})"),
+            Source::Metadata {
+                expires_at: Some(at),
+                ..
+            } => write!(f, "metadata (temporary credentials, expire at {at})"),
+            Source::Metadata { endpoint, .. } => {
+                write!(f, "metadata service {endpoint} (temporary credentials)")
+            }
         }
     }
 }
@@ -232,10 +251,36 @@ fn file_source(env: &Env) -> Result<Option<Chain>> {
     }))
 }
 
+/// The metadata service's temporary credentials (fetched at the first request).
+fn metadata_source(env: &Env) -> Result<Chain> {
+    let endpoint = metadata_endpoint(env.get(ENV_METADATA_ENDPOINT), ENV_METADATA_ENDPOINT)?;
+    let provider = MetadataCredentials::new(endpoint.clone())?;
+    Ok(Chain {
+        auth: Auth::Metadata(Arc::new(provider)),
+        source: Source::Metadata {
+            endpoint: endpoint.as_str().trim_end_matches('/').to_owned(),
+            expires_at: None,
+        },
+        security_token_origin: Some("the metadata service".to_owned()),
+        project_id: None,
+        iam_endpoint: env_iam_endpoint(env),
+    })
+}
+
 /// The credentials, from the first source that has any: the SDK's environment variables, the
 /// Terraform provider's, the SDK credentials file, `HW_AUTH_TOKEN`. A partial source is an
-/// error naming the variables it looked for; so is finding none.
+/// error naming the variables it looked for; so is finding none. With
+/// `DCS_RECONCILE_CREDENTIALS_SOURCE=metadata`, only the metadata service.
 pub fn credential_chain(env: &Env) -> Result<Chain> {
+    match env.get(ENV_CREDENTIALS_SOURCE).map(str::trim) {
+        None | Some("auto") => {}
+        Some("metadata") => return metadata_source(env),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "{ENV_CREDENTIALS_SOURCE}={other}: expected `auto` or `metadata`"
+            )));
+        }
+    }
     let sdk = EnvNames {
         ak: ENV_AK,
         sk: ENV_SK,

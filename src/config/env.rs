@@ -27,6 +27,12 @@ pub const ENV_HW_PROJECT_ID: &str = "HW_PROJECT_ID";
 pub const ENV_HW_REGION: &str = "HW_REGION_NAME";
 /// `HW_AUTH_TOKEN`: a project-scoped IAM token, sent as `X-Auth-Token` (Terraform provider).
 pub const ENV_HW_AUTH_TOKEN: &str = "HW_AUTH_TOKEN";
+/// `DCS_RECONCILE_CREDENTIALS_SOURCE`: `auto` (the chain) or `metadata` (only the ECS metadata
+/// service); `--credentials-source` overrides it.
+pub const ENV_CREDENTIALS_SOURCE: &str = "DCS_RECONCILE_CREDENTIALS_SOURCE";
+/// `DCS_RECONCILE_METADATA_ENDPOINT`: the metadata service's address instead of
+/// `http://169.254.169.254`.
+pub const ENV_METADATA_ENDPOINT: &str = "DCS_RECONCILE_METADATA_ENDPOINT";
 
 /// A snapshot of the environment variables the tool reads.
 #[derive(Clone, Default)]
@@ -59,6 +65,13 @@ impl Env {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
         }
+    }
+
+    /// This environment with `name` set to `value`.
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_owned(), value.to_owned());
+        Env { vars }
     }
 
     /// A variable's value; empty counts as unset.

@@ -286,7 +286,7 @@ fn the_credentials_file_is_read_like_the_sdk_reads_it() -> Result<()> {
                 "s=k:with=delims"
             );
         }
-        Auth::Token(_) => panic!("expected AK/SK"),
+        _ => panic!("expected AK/SK"),
     }
     assert!(c.security_token_origin.is_some());
     assert_eq!(
@@ -338,4 +338,36 @@ fn the_credentials_file_is_read_like_the_sdk_reads_it() -> Result<()> {
 fn env_debug_shows_no_values() {
     let e = Env::from_pairs([(ENV_SK, "super-secret")]);
     assert!(!format!("{e:?}").contains("super-secret"));
+}
+
+#[test]
+fn the_metadata_source_is_used_only_when_selected_and_then_alone() -> Result<()> {
+    let sdk = [(ENV_AK, "AKEXAMPLE1234567890A"), (ENV_SK, "sk")];
+    assert!(matches!(chain(&sdk)?.auth, Auth::AkSk(_)));
+    let auto = [sdk[0], sdk[1], (ENV_CREDENTIALS_SOURCE, "auto")];
+    assert!(matches!(chain(&auto)?.auth, Auth::AkSk(_)));
+    let selected = [sdk[0], sdk[1], (ENV_CREDENTIALS_SOURCE, "metadata")];
+    let c = chain(&selected)?;
+    assert!(matches!(c.auth, Auth::Metadata(_)));
+    assert_eq!(
+        c.source.to_string(),
+        "metadata service http://169.254.169.254 (temporary credentials)"
+    );
+    let local = [
+        (ENV_CREDENTIALS_SOURCE, "metadata"),
+        (ENV_METADATA_ENDPOINT, "http://127.0.0.1:9/"),
+    ];
+    assert!(
+        chain(&local)?
+            .source
+            .to_string()
+            .contains("http://127.0.0.1:9 ")
+    );
+    let far = [
+        (ENV_CREDENTIALS_SOURCE, "metadata"),
+        (ENV_METADATA_ENDPOINT, "http://192.0.2.1"),
+    ];
+    assert!(chain(&far).is_err());
+    assert!(chain(&[(ENV_CREDENTIALS_SOURCE, "imds")]).is_err());
+    Ok(())
 }

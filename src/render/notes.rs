@@ -112,6 +112,14 @@ pub(crate) fn whoami(out: &mut dyn Write, id: &Identity) -> io::Result<()> {
     let c = &id.chain;
     writeln!(out, "Credentials:     {}", c.source)?;
     match &c.auth {
+        Auth::Metadata(_) => {
+            writeln!(out, "Access key:      temporary, from the metadata service")?;
+            writeln!(
+                out,
+                "Security token:  yes, from the metadata service (not shown)"
+            )?;
+            writeln!(out, "Auth token:      no")?;
+        }
         Auth::AkSk(creds) => {
             writeln!(
                 out,
