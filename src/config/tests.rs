@@ -1,6 +1,9 @@
 //! Unit tests of the settings, the resolution and the credential chain.
 
 use super::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 use url::Url;
 
 fn manifest(region: Option<&str>, endpoint: Option<&str>, project: Option<&str>) -> ManifestTarget {
@@ -370,4 +373,93 @@ fn the_metadata_source_is_used_only_when_selected_and_then_alone() -> Result<()>
     assert!(chain(&far).is_err());
     assert!(chain(&[(ENV_CREDENTIALS_SOURCE, "imds")]).is_err());
     Ok(())
+}
+
+mod from_cli {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("dcs-reconcile").chain(args.iter().copied()))
+            .expect("parses");
+        Config::from_cli(cli, &Env::from_pairs(env.iter().copied()))
+    }
+
+    #[test]
+    fn one_manifest_policy_for_every_command() {
+        for cmd in ["validate", "plan", "diff", "whoami", "export"] {
+            let c = config(&[cmd], &[]).expect("config");
+            let choice = match c.command {
+                Cmd::Validate(m) | Cmd::Diff(m) | Cmd::Whoami(m) => m,
+                Cmd::Plan(p) => p.manifest,
+                Cmd::Export(e) => e.manifest,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(choice, ManifestChoice::Default, "{cmd}");
+            assert_eq!(choice.path(), Path::new(DEFAULT_MANIFEST));
+        }
+        let c = config(&["plan", "-f", "-"], &[]).expect("config");
+        let Cmd::Plan(p) = c.command else { panic!() };
+        assert_eq!(p.manifest, ManifestChoice::Given(PathBuf::from("-")));
+        let c = config(&["apply", "--plan", "p.json", "-f", "m.yaml"], &[]).expect("config");
+        let Cmd::Apply(a) = c.command else { panic!() };
+        assert_eq!(
+            a.source,
+            ApplySource::Saved {
+                plan: PathBuf::from("p.json"),
+                manifest: Some(PathBuf::from("m.yaml"))
+            }
+        );
+        assert_eq!(a.max_plan_age, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn retries_come_from_the_flag_then_hw_max_retries_and_are_checked() {
+        let c = config(&["plan"], &[("HW_MAX_RETRIES", "2")]).expect("config");
+        assert_eq!(c.client.retry.max_retries, 2);
+        let c =
+            config(&["plan", "--max-retries", "7"], &[("HW_MAX_RETRIES", "2")]).expect("config");
+        assert_eq!(c.client.retry.max_retries, 7);
+        let e = config(&["plan"], &[("HW_MAX_RETRIES", "many")]).expect_err("refused");
+        assert!(e.to_string().contains("HW_MAX_RETRIES is `many`"), "{e}");
+        let c = config(&["plan", "--concurrency", "3", "--timeout", "5s"], &[]).expect("config");
+        assert_eq!(
+            (c.client.concurrency, c.client.request_timeout),
+            (3, Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn guard_overrides_formats_and_refusals_are_settled_before_any_io() {
+        let c = config(
+            &[
+                "apply",
+                "--auto-approve",
+                "--format",
+                "json",
+                "--max-delete",
+                "4",
+            ],
+            &[],
+        )
+        .expect("config");
+        let Cmd::Apply(a) = c.command else { panic!() };
+        assert!(a.json && a.auto_approve);
+        assert_eq!(a.overrides.max_delete, Some(4));
+        let e = config(&["apply", "--format", "json"], &[]).expect_err("cannot ask");
+        assert!(
+            e.to_string().contains("cannot ask for a confirmation"),
+            "{e}"
+        );
+        let e = config(&["plan", "--project-id", " "], &[]).expect_err("empty");
+        assert!(e.to_string().contains("--project-id is empty"), "{e}");
+        let c = config(&["plan"], &[(ENV_PLAN_KEY, "k\n")]).expect("config");
+        assert!(c.plan_key.is_some());
+        assert_eq!(
+            c.client.redact.len(),
+            1,
+            "the plan key is scrubbed from server text"
+        );
+        assert!(!format!("{c:?}").contains("k\\n"), "no key in Debug");
+    }
 }

@@ -364,3 +364,118 @@ pub(crate) fn reporter<'w>(
 pub(crate) fn write_error(e: io::Error) -> Error {
     Error::io("<stdout>", e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ReasonCode;
+
+    fn inst(id: &str, name: &str) -> Instance {
+        Instance {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            status: "RUNNING".to_owned(),
+            charging_mode: Some(0),
+            ..Instance::default()
+        }
+    }
+
+    fn planned() -> (Plan, PlanContext) {
+        let plan = Plan {
+            delete: vec![
+                Decision {
+                    instance: inst("id-1", "a"),
+                    reason: "not declared in the manifest".to_owned(),
+                    code: ReasonCode::NotDeclared,
+                },
+                Decision {
+                    instance: inst("id-2", "b\nforged"),
+                    reason: "not declared in the manifest".to_owned(),
+                    code: ReasonCode::NotDeclared,
+                },
+            ],
+            ..Plan::default()
+        };
+        let ctx = PlanContext {
+            project_id: "p".to_owned(),
+            endpoint: "http://127.0.0.1:1/".to_owned(),
+            ..PlanContext::default()
+        };
+        (plan, ctx)
+    }
+
+    fn applied(plan: &Plan) -> Applied {
+        Applied {
+            outcomes: vec![
+                (plan.delete[0].instance.clone(), Outcome::Deleted),
+                (
+                    plan.delete[1].instance.clone(),
+                    Outcome::Unknown("outcome unknown: no result".to_owned()),
+                ),
+            ],
+            requests: 1,
+            ..Applied::default()
+        }
+    }
+
+    /// Drives a reporter through one run, as `apply` does.
+    fn drive(r: &mut dyn Reporter, plan: &Plan, ctx: &PlanContext, result: &Result<u8>) {
+        r.plan(Shown {
+            plan,
+            context: ctx,
+            saved: None,
+        })
+        .expect("plan");
+        r.deleting(plan.delete.len()).expect("deleting");
+        let a = applied(plan);
+        for (i, o) in &a.outcomes {
+            r.outcome(i, o).expect("outcome");
+        }
+        r.applied(&a).expect("applied");
+        r.finish(result).expect("finish");
+    }
+
+    #[test]
+    fn the_text_reporter_writes_as_it_happens_and_escapes_names() {
+        let (plan, ctx) = planned();
+        let mut out = Vec::new();
+        drive(&mut TextReporter::new(&mut out, false), &plan, &ctx, &Ok(0));
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains("\nDeleting 2 instances in 1 request:\n"),
+            "{text}"
+        );
+        assert!(text.contains("  deleted  a (id-1)\n"), "{text}");
+        assert!(
+            text.contains("  UNKNOWN  b\\nforged (id-2): outcome unknown: no result\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Apply complete: 1 deleted, 1 failed.\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_json_reporter_writes_one_document_whose_exit_code_is_the_result() {
+        let (plan, ctx) = planned();
+        let mut out = Vec::new();
+        let failed = Err(Error::DeleteFailed {
+            total: 2,
+            failed: vec!["b (id-2)".to_owned()],
+        });
+        drive(&mut JsonReporter::new(&mut out), &plan, &ctx, &failed);
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+        assert_eq!(doc["exit_code"], 4);
+        assert_eq!(doc["error"], "1 of 2 deletions failed: b (id-2)");
+        assert_eq!(doc["outcomes"][0]["outcome"], "deleted");
+        assert_eq!(doc["outcomes"][1]["outcome"], "unknown");
+        assert_eq!(doc["summary"]["deleted"], 1);
+        assert_eq!(doc["summary"]["failed"], 1);
+        assert_eq!(doc["plan"]["summary"]["delete"], 2);
+        assert_eq!(
+            doc["plan"]["delete"][1]["name"], "b\nforged",
+            "JSON keeps the name"
+        );
+    }
+}
