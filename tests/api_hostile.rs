@@ -318,3 +318,28 @@ fn an_https_endpoint_goes_through_https_proxy_and_only_its_host_is_logged() {
         run.stderr
     );
 }
+
+#[test]
+fn a_server_that_echoes_secrets_into_instance_names_never_gets_them_printed() {
+    let server = Server::start(|r| {
+        // The gateway copies the request's signature and the SK into the listing.
+        let sig = r
+            .header("authorization")
+            .and_then(|a| a.split("Signature=").nth(1))
+            .unwrap_or_default()
+            .to_owned();
+        Reply::json(
+            200,
+            &serde_json::json!({"instance_num": 2, "instances": [
+                {"instance_id": "echo-1", "name": format!("leak-{SK}"), "status": "RUNNING",
+                 "charging_mode": 0, "tags": [{"key": "k", "value": format!("Signature={sig}")}]},
+                entry("echo-2"),
+            ]}),
+        )
+    });
+    let run = run_against(&server, &[], &["plan", "-v", "--format", "json"]).expect(0);
+    assert!(!run.stdout.contains(SK), "{}", run.stdout);
+    assert!(run.stdout.contains("\"leak-(redacted)\""), "{}", run.stdout);
+    let run = run_against(&server, &[], &["plan", "-v"]).expect(0);
+    assert_no_secret(&run, &server.requests());
+}

@@ -50,14 +50,35 @@ impl Client {
             .send_with_retry(reqwest::Method::GET, &path, &query, None)
             .await?;
         let (url, answer) = self.check("GET", url, answer, "dcs:instance:list")?;
-        serde_json::from_slice::<ListResponse>(&answer.body).map_err(|e| {
+        let mut page = serde_json::from_slice::<ListResponse>(&answer.body).map_err(|e| {
             self.decode_error(
                 "GET",
                 &url,
                 &answer,
                 &format!("{e} (the page at offset {offset})"),
             )
-        })
+        })?;
+        // What the server says of its instances is server text too: never a secret printed.
+        for i in &mut page.instances {
+            for field in [&mut i.name, &mut i.status] {
+                self.redactor.scrub_field(field);
+            }
+            for field in [
+                &mut i.created_at,
+                &mut i.spec_code,
+                &mut i.enterprise_project_id,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.redactor.scrub_field(field);
+            }
+            for (k, v) in &mut i.tags {
+                self.redactor.scrub_field(k);
+                self.redactor.scrub_field(v);
+            }
+        }
+        Ok(page)
     }
 
     /// Lists every instance of the project (`limit=1000`, `include_failure=true`),

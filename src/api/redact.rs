@@ -61,6 +61,27 @@ impl Redactor {
         Redactor { secrets, metadata }
     }
 
+    /// Scrubs a field of the listing in place (a name, a status, a tag): a hostile server
+    /// could echo a secret into an instance's name, which the plan prints. Costs a few
+    /// substring searches when the field is clean, which it always is.
+    pub fn scrub_field(&self, field: &mut String) {
+        let dirty = self
+            .secrets
+            .iter()
+            .any(|(s, _)| field.contains(s.expose_secret()))
+            || self.metadata.is_some()
+            || field
+                .as_bytes()
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"signature="));
+        if dirty {
+            let scrubbed = self.scrub(field);
+            if scrubbed != *field {
+                *field = scrubbed;
+            }
+        }
+    }
+
     /// `text` with every secret replaced and every `Signature=` value hidden.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = replace_all(&self.secrets, text);
