@@ -12,6 +12,10 @@ use time::format_description::well_known::Rfc3339;
 /// U+FEFF, U+202E right-to-left override, …), Zl and Zp (U+2028, U+2029). The one definition
 /// the manifest's refusals, the planner's near-miss guard and the printers' escaping share.
 pub fn is_invisible(c: char) -> bool {
+    // Printable ASCII, the common case, without a table lookup.
+    if (' '..='~').contains(&c) {
+        return false;
+    }
     use icu_properties::CodePointMapData;
     use icu_properties::props::GeneralCategory;
     matches!(
@@ -26,6 +30,10 @@ pub fn is_invisible(c: char) -> bool {
 /// `s` in Unicode normal form C: how names are compared (`café` typed as `e` + U+0301 is
 /// the same name as the composed `é`).
 pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    // ASCII is always in normal form C.
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
     icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(s)
 }
 
