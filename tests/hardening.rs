@@ -479,3 +479,40 @@ fn a_wait_timeout_too_large_for_the_clock_is_refused_not_a_panic() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(p.deletes().is_empty(), "refused before anything was sent");
 }
+
+#[test]
+fn a_second_signal_exits_at_once_saying_the_report_is_incomplete() {
+    let mut all: Vec<EmuInstance> = generated(60);
+    all.push(inst(ID_B, "keep"));
+    let p = Project::with_config(EmulatorConfig {
+        latency: Duration::from_millis(3000),
+        ..signed(all)
+    });
+    p.manifest("instances:\n  - name: keep\n");
+    let shared = p.emulator.shared();
+    let child = command_in(p.dir.path(), &["apply", "--auto-approve"], &p.env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait for the first DELETE to be in flight (the listing before it takes 3 s too).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(shared.requests().iter().any(|r| r.method == "GET") && shared.in_flight() > 0)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(child.id(), "INT");
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(child.id(), "INT");
+    let started = Instant::now();
+    let run = run_of(child.wait_with_output().expect("wait"));
+    assert!(started.elapsed() < Duration::from_secs(2), "exited at once");
+    assert_eq!(run.code, 4, "a DELETE was in flight: {run:?}");
+    assert!(
+        run.stderr.contains("the report is incomplete"),
+        "{}",
+        run.stderr
+    );
+}
