@@ -11,6 +11,23 @@ use crate::support::*;
 const ID_A: &str = "7fd63116-e1ea-4cd1-9b1c-00000000000a";
 const ID_B: &str = "7fd63116-e1ea-4cd1-9b1c-00000000000b";
 
+/// `apply --auto-approve` in `p`, running, with its output captured.
+fn spawn_apply(p: &Project) -> std::process::Child {
+    command_in(p.dir.path(), &["apply", "--auto-approve"], &p.env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Polls `done` every few milliseconds for at most 30 s.
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn inst(id: &str, name: &str) -> EmuInstance {
     EmuInstance::new(id, name).created("2024-01-01T00:00:00.000Z")
 }
@@ -248,10 +265,7 @@ fn a_failing_wait_listing_after_deletions_exits_4_not_1() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while shared.requests().iter().all(|r| r.method != "DELETE") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for(|| shared.requests().iter().any(|r| r.method == "DELETE"));
     shared.push_faults(["list:500x50".parse().expect("fault")]);
     let run = run_of(child.wait_with_output().expect("wait"));
     assert_eq!(run.code, 4, "{run:?}");
@@ -292,16 +306,9 @@ fn sigint_during_apply_stops_sending_and_reports_every_instance() {
     });
     p.manifest("instances:\n  - name: keep\n");
     let shared = p.emulator.shared();
-    let child = command_in(p.dir.path(), &["apply", "--auto-approve"], &p.env)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_apply(&p);
     // Once the first batch is answered, the second is in flight (800 ms of latency).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shared.requests().iter().all(|r| r.method != "DELETE") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for(|| shared.requests().iter().any(|r| r.method == "DELETE"));
     std::thread::sleep(Duration::from_millis(300));
     send_signal(child.id(), "INT");
     let run = run_of(child.wait_with_output().expect("wait"));
@@ -340,17 +347,10 @@ fn sigterm_before_any_deletion_exits_143() {
         ..signed(vec![inst(ID_A, "drop"), inst(ID_B, "keep")])
     });
     p.manifest("instances:\n  - name: keep\n");
-    let child = command_in(p.dir.path(), &["apply", "--auto-approve"], &p.env)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_apply(&p);
     // The listing takes 1.5 s: the signal arrives while it is in flight.
     let shared = p.emulator.shared();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shared.in_flight() == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for(|| shared.in_flight() > 0);
     send_signal(child.id(), "TERM");
     let run = run_of(child.wait_with_output().expect("wait"));
     assert_eq!(run.code, 143, "{run:?}");
@@ -490,18 +490,9 @@ fn a_second_signal_exits_at_once_saying_the_report_is_incomplete() {
     });
     p.manifest("instances:\n  - name: keep\n");
     let shared = p.emulator.shared();
-    let child = command_in(p.dir.path(), &["apply", "--auto-approve"], &p.env)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_apply(&p);
     // Wait for the first DELETE to be in flight (the listing before it takes 3 s too).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(shared.requests().iter().any(|r| r.method == "GET") && shared.in_flight() > 0)
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for(|| shared.requests().iter().any(|r| r.method == "GET") && shared.in_flight() > 0);
     std::thread::sleep(Duration::from_millis(200));
     send_signal(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(200));
