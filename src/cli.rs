@@ -229,12 +229,73 @@ pub struct ExportArgs {
     pub force: bool,
 }
 
-/// `-f FILE`.
+/// `-f FILE`, repeatable, with the fleet settings.
 #[derive(Debug, Args, Clone)]
 pub struct ManifestArg {
-    /// The manifest; `-` reads it from standard input [default: dcs.yaml].
+    /// The manifest, or a directory of manifests (its *.yaml and *.yml files); repeat for
+    /// several targets; `-` reads one from standard input [default: dcs.yaml].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// How a run over several targets (manifests, regions) is run.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct FleetArgs {
+    /// Plan up to N targets at once (1 to 256); all requests together stay under
+    /// --max-in-flight.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256)
+    )]
+    pub parallel: usize,
+
+    /// Run only the targets of shard I of N (0-based), by a stable hash of each target's
+    /// manifest path, region and project id (docs/ci.md).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+/// `--shard I/N`: shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 0-based, below `count`.
+    pub index: u32,
+    /// How many shards there are, at least 1.
+    pub count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (i, n) = text
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| "expected I/N, e.g. 0/4 (shard 0 of 4)".to_owned())?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{s}` is not a whole number; expected I/N, e.g. 0/4"))
+    };
+    let (index, count) = (number(i)?, number(n)?);
+    if count == 0 || count > 10_000 {
+        return Err("the shard count N must be 1 to 10000".to_owned());
+    }
+    if index >= count {
+        return Err(format!(
+            "shard {index} of {count} does not exist: shards are numbered 0 to {}",
+            count - 1
+        ));
+    }
+    Ok(Shard { index, count })
 }
 
 /// Arguments of `diff`.
@@ -259,9 +320,13 @@ pub struct CesArg {
 /// Arguments of `whoami`.
 #[derive(Debug, Args, Clone)]
 pub struct WhoamiArgs {
-    /// The manifest [default: dcs.yaml, if it exists].
+    /// The manifest, or a directory of manifests; repeatable [default: dcs.yaml, if it
+    /// exists].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// A duration: `30s`, `2m`, `1m30s`, `500ms`, or a number of seconds.
@@ -333,6 +398,16 @@ pub struct NetArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64)
     )]
     pub concurrency: usize,
+
+    /// At most N requests in flight at once over the whole run, all targets together
+    /// (1 to 1024).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::api::DEFAULT_MAX_IN_FLIGHT,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024)
+    )]
+    pub max_in_flight: usize,
 }
 
 /// Guard overrides shared by `plan` and `apply`.
@@ -345,15 +420,28 @@ pub struct GuardArgs {
     /// Allow up to N deletions in this run, replacing the manifest's `guards.max_delete`.
     #[arg(long, value_name = "N")]
     pub max_delete: Option<usize>,
+
+    /// Refuse a run over several targets that would delete more than N instances in all.
+    #[arg(long, value_name = "N")]
+    pub max_delete_total: Option<usize>,
 }
 
 /// Arguments of `apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The manifest [default: dcs.yaml]. With --plan: the file must be the one the plan was
-    /// made from (same SHA-256), or apply refuses.
+    /// The manifest, or a directory of manifests; repeat for several targets [default:
+    /// dcs.yaml]. With --plan: the files must be the ones the plan was made from (same
+    /// SHA-256), or apply refuses.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
+    /// With several targets: apply the targets that could be planned even when others could
+    /// not (or were refused), then exit 4 naming the ones skipped.
+    #[arg(long)]
+    pub keep_going: bool,
 
     /// Apply exactly this saved plan (from `plan --out FILE`), without a prompt: the saved plan
     /// was the review. Refuses (exit 3) when the live instances no longer match it.

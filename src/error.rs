@@ -151,6 +151,16 @@ pub enum Error {
         total: usize,
     },
 
+    /// A run over several targets: some could not be planned, were refused or were skipped.
+    /// `code` is the exit code the run ends with (1, 3 or 4).
+    #[error("{message}")]
+    Fleet {
+        /// What happened, naming the targets at fault.
+        message: String,
+        /// The exit code.
+        code: u8,
+    },
+
     /// `apply --wait` timed out with deleted instances still listed.
     #[error("{0}")]
     Wait(String),
@@ -176,6 +186,7 @@ impl Error {
             }
             Error::Interrupted { sent: true, .. } => EXIT_DELETE_FAILED,
             Error::Interrupted { code, .. } => *code,
+            Error::Fleet { code, .. } => *code,
             _ => EXIT_ERROR,
         }
     }

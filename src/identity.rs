@@ -2,9 +2,54 @@
 //! after the IAM lookup of the project id when one was needed. Used by `plan`, `apply` and
 //! `whoami`; what it logs and prints never holds a secret.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
 use crate::api::{Auth, Client, ClientOptions, iam};
 use crate::config::{self, Chain, Env, ManifestTarget, ProjectId, Sourced, Target};
 use crate::error::Result;
+
+/// What the targets of one run share: the credential chain (built once, so temporary
+/// credentials are fetched once and refreshed for all) and the project ids IAM gave, by IAM
+/// endpoint and region (each looked up once, however many targets name the region).
+#[derive(Debug, Default)]
+pub struct Shared {
+    chain: Option<Chain>,
+    #[allow(clippy::type_complexity)]
+    projects: Mutex<HashMap<(String, String), Arc<OnceCell<String>>>>,
+}
+
+impl Shared {
+    /// One chain for every target of the run, from `env`.
+    pub fn new(env: &Env) -> Result<Shared> {
+        let chain = config::credential_chain(env)?;
+        log_credentials(&chain);
+        Ok(Shared {
+            chain: Some(chain),
+            projects: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The chain, when built for the run.
+    pub fn chain(&self) -> Option<&Chain> {
+        self.chain.as_ref()
+    }
+
+    /// The cell of the project id of `region` at `iam`: the first target asks, the others
+    /// wait for its answer.
+    fn project_cell(&self, iam: &url::Url, region: &str) -> Arc<OnceCell<String>> {
+        let mut map = match self.projects.lock() {
+            Ok(m) => m,
+            // A panic elsewhere cannot leave the map half-written: it only caches.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry((iam.to_string(), region.to_owned()))
+            .or_default()
+            .clone()
+    }
+}
 
 /// The resolved identity and target of a run.
 #[derive(Debug, Clone)]
@@ -91,18 +136,34 @@ pub async fn identify(
     manifest: &ManifestTarget,
     env: &Env,
     options: &ClientOptions,
+    shared: Option<&Shared>,
 ) -> Result<Identity> {
-    let r = config::resolve(cli_endpoint, cli_project, manifest, env)?;
-    log_credentials(&r.chain);
+    let chain = shared.and_then(Shared::chain);
+    let r = config::resolve_with(cli_endpoint, cli_project, manifest, env, chain)?;
+    if chain.is_none() {
+        log_credentials(&r.chain);
+    }
     let (project_id, iam_endpoint) = match r.project_id {
         ProjectId::Known(p) => (p, None),
         ProjectId::Lookup { region, iam } => {
-            tracing::info!(
-                "no project id given: asking IAM at {} for the project of region {region}",
-                iam.value
-            );
-            let id = iam::project_id_of_region(&iam.value, &region, &r.chain.auth, options).await?;
-            config::check_project_id(&id)?;
+            let lookup = || async {
+                tracing::info!(
+                    "no project id given: asking IAM at {} for the project of region {region}",
+                    iam.value
+                );
+                let id =
+                    iam::project_id_of_region(&iam.value, &region, &r.chain.auth, options).await?;
+                config::check_project_id(&id)?;
+                Ok::<String, crate::Error>(id)
+            };
+            let id = match shared {
+                Some(s) => s
+                    .project_cell(&iam.value, &region)
+                    .get_or_try_init(lookup)
+                    .await?
+                    .clone(),
+                None => lookup().await?,
+            };
             let origin = format!("IAM lookup of region {region} at {}", iam.value);
             (Sourced::new(id, origin), Some(iam))
         }

@@ -51,6 +51,7 @@ pub mod config;
 mod demo;
 pub mod emulator;
 pub mod error;
+mod fleet;
 mod grace;
 mod identity;
 pub mod manifest;

@@ -69,8 +69,10 @@ pub fn document(
     manifest_text: &str,
     overrides: Overrides,
     key: Option<&[u8]>,
+    region: Option<&str>,
 ) -> serde_json::Result<String> {
     let mut doc = PlanDoc::of(plan, ctx);
+    doc.region = region.map(str::to_owned);
     doc.manifest.text = Some(manifest_text.to_owned());
     doc.overrides = Some(OverridesDoc {
         allow_empty: overrides.allow_empty,
@@ -96,15 +98,126 @@ fn canonical(doc: &Value) -> String {
 /// line are checked: version, hash (and signature with a key), the manifest text, the project
 /// id, the planned ids (present, visible, not repeated) and the plan's age. `origin` names the
 /// file in messages.
+#[cfg(test)]
 pub fn parse(
     bytes: &[u8],
+    origin: &str,
+    checks: Checks<'_>,
+) -> Result<(SavedPlan, Signature), String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!("{origin}: not a saved plan ({e}); make one with `dcs-reconcile plan --out FILE`")
+    })?;
+    parse_value(value, origin, checks)
+}
+
+/// What a saved-plan file holds: the plan of one target, or of several.
+#[derive(Debug)]
+pub enum SavedFile {
+    /// One target (today's document).
+    One(Box<SavedPlan>, Signature),
+    /// Several targets, each checked as a plan of its own.
+    Fleet(Vec<(SavedPlan, Signature)>),
+}
+
+/// `kind` of the saved plan of several targets.
+const FLEET_KIND: &str = "fleet";
+
+/// Reads a saved-plan file of one target or of several. The document of several holds each
+/// target's saved plan (each with its own hash and signature) and `fleet_sha256` (and, with
+/// a key, `fleet_signature`) over all of them, so no target can be added, dropped or swapped.
+pub fn parse_file(bytes: &[u8], origin: &str, checks: Checks<'_>) -> Result<SavedFile, String> {
+    let not_a_plan = |e: String| {
+        format!("{origin}: not a saved plan ({e}); make one with `dcs-reconcile plan --out FILE`")
+    };
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| not_a_plan(e.to_string()))?;
+    if value.get("kind").and_then(Value::as_str) != Some(FLEET_KIND) {
+        return parse_value(value, origin, checks).map(|(p, s)| SavedFile::One(Box::new(p), s));
+    }
+    let (recorded, signature) = match &mut value {
+        Value::Object(obj) => (obj.remove("fleet_sha256"), obj.remove("fleet_signature")),
+        _ => (None, None),
+    };
+    if value.get("format_version").and_then(Value::as_str) != Some(crate::render::FORMAT_VERSION) {
+        return Err(format!(
+            "{origin}: format_version is not {}; it is not supported",
+            crate::render::FORMAT_VERSION
+        ));
+    }
+    let canonical = canonical(&value);
+    match recorded {
+        Some(Value::String(d)) if d == sha256_hex(canonical.as_bytes()) => {}
+        Some(_) => {
+            return Err(format!(
+                "{origin}: the plan does not match its recorded fleet_sha256; the file was                  edited after `plan --out` wrote it (a target added, dropped or changed). Make                  a new plan and review it"
+            ));
+        }
+        None => return Err(not_a_plan("no fleet_sha256".to_owned())),
+    }
+    match (checks.key, signature) {
+        (Some(key), Some(Value::String(sig)))
+            if sig == hmac_sha256_hex(key, canonical.as_bytes()) => {}
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{origin}: the plan's fleet_signature does not match DCS_RECONCILE_PLAN_KEY: it                  was signed with another key, or edited; nothing was deleted"
+            ));
+        }
+        (Some(_), None) => {
+            return Err(format!(
+                "{origin}: the plan is not signed, but DCS_RECONCILE_PLAN_KEY is set: only a                  plan made by `plan --out` with the same key is applied; nothing was deleted"
+            ));
+        }
+        (None, _) => {}
+    }
+    let Some(Value::Array(targets)) = value.as_object_mut().and_then(|o| o.remove("targets"))
+    else {
+        return Err(not_a_plan("no `targets` list".to_owned()));
+    };
+    let mut plans = Vec::with_capacity(targets.len());
+    for (n, t) in targets.into_iter().enumerate() {
+        plans.push(parse_value(t, &format!("{origin} (target {n})"), checks)?);
+    }
+    Ok(SavedFile::Fleet(plans))
+}
+
+/// The saved plan of several targets: `targets`, each a saved document of [`document`],
+/// under one hash and, with `key`, one signature.
+pub fn fleet_document(targets: &[String], key: Option<&[u8]>) -> serde_json::Result<String> {
+    let targets: Vec<Value> = targets
+        .iter()
+        .map(|t| serde_json::from_str(t))
+        .collect::<serde_json::Result<_>>()?;
+    let mut doc = serde_json::json!({
+        "format_version": crate::render::FORMAT_VERSION,
+        "kind": FLEET_KIND,
+        "targets": targets,
+    });
+    let canonical = canonical(&doc);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "fleet_sha256".to_owned(),
+            Value::String(sha256_hex(canonical.as_bytes())),
+        );
+        if let Some(k) = key {
+            obj.insert(
+                "fleet_signature".to_owned(),
+                Value::String(hmac_sha256_hex(k, canonical.as_bytes())),
+            );
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// [`parse`] of an already-read JSON value.
+fn parse_value(
+    mut value: Value,
     origin: &str,
     checks: Checks<'_>,
 ) -> Result<(SavedPlan, Signature), String> {
     let not_a_plan = |e: String| {
         format!("{origin}: not a saved plan ({e}); make one with `dcs-reconcile plan --out FILE`")
     };
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| not_a_plan(e.to_string()))?;
     let (recorded, signature) = match &mut value {
         Value::Object(obj) => (obj.remove("plan_sha256"), obj.remove("plan_signature")),
         _ => (None, None),
@@ -429,7 +542,8 @@ mod tests {
                 .collect(),
             ..Plan::default()
         };
-        let text = document(&plan, &ctx(""), "", Overrides::default(), None).expect("encodes");
+        let text =
+            document(&plan, &ctx(""), "", Overrides::default(), None, None).expect("encodes");
         read(&text).expect("parses")
     }
 
@@ -510,6 +624,7 @@ mod tests {
                 "instances: []\n",
                 Overrides::default(),
                 None,
+                None,
             )
             .expect("encodes"),
         )
@@ -564,7 +679,7 @@ mod tests {
             allow_empty: true,
             max_delete: Some(7),
         };
-        let doc = document(&plan, &ctx(text), text, overrides, None).expect("encodes");
+        let doc = document(&plan, &ctx(text), text, overrides, None, None).expect("encodes");
         let back = read(&doc).expect("parses");
         assert_eq!(back.manifest_text, text);
         assert_eq!(back.doc.delete.len(), 1);
@@ -586,6 +701,7 @@ mod tests {
             &ctx(""),
             "",
             Overrides::default(),
+            None,
             None,
         )
         .expect("encodes");
@@ -639,7 +755,7 @@ mod tests {
         };
         let key = b"ci-secret".as_slice();
         let signed =
-            document(&plan, &ctx(""), "", Overrides::default(), Some(key)).expect("encodes");
+            document(&plan, &ctx(""), "", Overrides::default(), Some(key), None).expect("encodes");
         let with = |key: &'static [u8]| Checks {
             key: Some(key),
             ..checks()

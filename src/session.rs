@@ -77,13 +77,19 @@ pub fn target_of(manifest: &Manifest) -> ManifestTarget {
 
 /// Resolves who and where for `manifest` and the command line (asking IAM for the project
 /// id when it must be looked up) without opening a client.
-pub async fn identify(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Result<Identity> {
+pub async fn identify(
+    cfg: &Config,
+    manifest: &ManifestTarget,
+    env: &Env,
+    shared: Option<&identity::Shared>,
+) -> Result<Identity> {
     let id = identity::identify(
         cfg.endpoint.as_deref(),
         cfg.project_id.as_deref(),
         manifest,
         env,
         &cfg.client,
+        shared,
     )
     .await?;
     id.log();
@@ -111,9 +117,15 @@ fn plan_against(manifest: &Manifest, live: Vec<Instance>, now: OffsetDateTime) -
 }
 
 impl Session {
-    /// A session for `manifest`'s target and the command line.
-    pub async fn open(cfg: &Config, manifest: &ManifestTarget, env: &Env) -> Result<Session> {
-        let id = identify(cfg, manifest, env).await?;
+    /// A session for `manifest`'s target and the command line; `shared`: what the targets of
+    /// a run share (one credential chain, the IAM answers).
+    pub async fn open(
+        cfg: &Config,
+        manifest: &ManifestTarget,
+        env: &Env,
+        shared: Option<&identity::Shared>,
+    ) -> Result<Session> {
+        let id = identify(cfg, manifest, env, shared).await?;
         Ok(Session {
             target: id.target(),
             client: id.client(&cfg.client)?,
@@ -127,7 +139,13 @@ impl Session {
 
     /// A session for the target a saved plan was made against (no IAM lookup: the plan names
     /// its project); the command line may only repeat that target.
-    pub fn for_saved(cfg: &Config, saved: &SavedPlan, origin: &str, env: &Env) -> Result<Session> {
+    pub fn for_saved(
+        cfg: &Config,
+        saved: &SavedPlan,
+        origin: &str,
+        env: &Env,
+        shared: Option<&identity::Shared>,
+    ) -> Result<Session> {
         let endpoint = config::check_endpoint(&saved.doc.endpoint, &format!("{origin}: endpoint"))?;
         if let Some(e) = cfg.endpoint.as_deref() {
             let given = config::check_endpoint(e, "--endpoint")?;
@@ -151,8 +169,14 @@ impl Session {
             endpoint,
             project_id: saved.doc.project_id.clone(),
         };
-        let chain = config::credential_chain(env)?;
-        identity::log_credentials(&chain);
+        let chain = match shared.and_then(identity::Shared::chain) {
+            Some(c) => c.clone(),
+            None => {
+                let chain = config::credential_chain(env)?;
+                identity::log_credentials(&chain);
+                chain
+            }
+        };
         tracing::info!(endpoint = %target.endpoint, project_id = %target.project_id, "target");
         let client = Client::new(
             target.endpoint.clone(),
@@ -166,7 +190,11 @@ impl Session {
             verbose: cfg.verbose,
             auth: chain.auth,
             // The saved manifest's `region:` comes first (see `ces_endpoint_for`).
-            region: env.get(ENV_HW_REGION).map(|r| r.trim().to_owned()),
+            region: saved
+                .doc
+                .region
+                .clone()
+                .or_else(|| env.get(ENV_HW_REGION).map(|r| r.trim().to_owned())),
             ces_endpoint: cfg.ces_endpoint.clone(),
             options: cfg.client.clone(),
         })

@@ -51,8 +51,13 @@ pub fn reading(s: &str) -> String {
 
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(sha256(data))
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
+    sha2::Sha256::digest(data).into()
 }
 
 /// Lower-case hex HMAC-SHA256 of `data` under `key`.

@@ -29,6 +29,9 @@ pub struct ClientOptions {
     /// Secrets besides the credentials (e.g. a plan-signing key) that must never appear in a
     /// message: scrubbed from every text the server sends back, like the SK.
     pub redact: Vec<SecretString>,
+    /// One bound on the requests in flight over the whole run, shared by every client built
+    /// with these options (all targets of a fleet). `None`: no bound beyond `concurrency`.
+    pub in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +42,7 @@ impl Default for ClientOptions {
             concurrency: DEFAULT_CONCURRENCY,
             retry: RetryPolicy::default(),
             redact: Vec::new(),
+            in_flight: None,
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct Client {
     pub(super) concurrency: usize,
     /// Scrubs the secrets above out of server text.
     pub(super) redactor: Redactor,
+    /// The run's bound on requests in flight (see [`ClientOptions::in_flight`]).
+    pub(super) in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Client {
@@ -103,6 +109,7 @@ impl Client {
             retry: options.retry,
             concurrency: options.concurrency.max(1),
             redactor,
+            in_flight: options.in_flight.clone(),
         })
     }
 

@@ -101,6 +101,14 @@ impl Client {
         query: &[(String, String)],
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<(String, Answer)> {
+        // Taken before signing (the signature's date must not age while waiting) and held
+        // until the whole answer is read: the run's bound on requests in flight.
+        let _permit = match &self.in_flight {
+            Some(s) => Some(s.acquire().await.map_err(|_| {
+                Error::Internal("the bound on requests in flight was closed".to_owned())
+            })?),
+            None => None,
+        };
         let query_string = sign::canonical_query(query);
         let url = self.url(path, &query_string);
         let sdk_date = sign::sdk_date(time::OffsetDateTime::now_utc());

@@ -47,5 +47,8 @@ pub const LIST_LIMIT: usize = 1000;
 /// more than 10 requests in flight against the gateway's per-user throttling.
 pub const DEFAULT_CONCURRENCY: usize = 10;
 
+/// Default bound on the requests in flight at once over a whole run (`--max-in-flight`).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
 /// The most ids one batch DELETE may carry (`DCS.4100` above it).
 pub const DELETE_BATCH_MAX: usize = 50;

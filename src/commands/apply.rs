@@ -6,6 +6,7 @@ use std::path::Path;
 use super::{Confirmation, Io};
 use crate::config::{ApplyConfig, ApplySource, Config, Env};
 use crate::error::{EXIT_OK, Error, Result};
+use crate::fleet;
 use crate::manifest;
 use crate::manifest::Manifest;
 use crate::render::diff::unified;
@@ -59,17 +60,55 @@ async fn apply(
     interrupt: &Interrupt,
     reporter: &mut dyn Reporter,
 ) -> Result<u8> {
+    let fleet_run = |confirm, reporter| super::apply_fleet::Run {
+        cfg,
+        a,
+        confirm,
+        interrupt,
+        reporter,
+        color,
+    };
     let (session, mut planned, manifest) = match &a.source {
         ApplySource::Manifest(choice) => {
-            let manifest = manifest::load(choice.path())?;
-            let session = Session::open(cfg, &session::target_of(&manifest), env).await?;
+            let selection = fleet::select(choice, cfg.fleet.shard)?;
+            if selection.is_fleet() {
+                return super::apply_fleet::fresh(fleet_run(confirm, reporter), env, selection)
+                    .await;
+            }
+            let manifest = fleet::only(selection)?;
+            let session = Session::open(cfg, &session::target_of(&manifest), env, None).await?;
             let planned = session.plan(&manifest, a.overrides).await?;
             (session, planned, Some(manifest))
         }
-        ApplySource::Saved { plan, manifest } => {
-            let (session, planned) =
-                saved_plan(cfg, a, env, plan, manifest.as_deref(), reporter).await?;
-            (session, planned, None)
+        ApplySource::Saved { plan, manifests } => {
+            let origin = plan.display().to_string();
+            match read_saved(cfg, a, plan)? {
+                saved::SavedFile::Fleet(targets) => {
+                    return super::apply_fleet::saved(
+                        fleet_run(confirm, reporter),
+                        env,
+                        &origin,
+                        targets,
+                        manifests,
+                    )
+                    .await;
+                }
+                saved::SavedFile::One(saved, signature) => {
+                    log_signature(&origin, signature);
+                    let given = match manifests.as_slice() {
+                        [] => None,
+                        [one] => Some(one.as_path()),
+                        _ => {
+                            return Err(Error::Usage(format!(
+                                "the saved plan {origin} has one target; give its one manifest                                  with -f, or none"
+                            )));
+                        }
+                    };
+                    let (session, planned) =
+                        saved_plan(cfg, a, env, &origin, *saved, given, reporter).await?;
+                    (session, planned, None)
+                }
+            }
         }
     };
     planned.context.color = color;
@@ -104,15 +143,8 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `apply --plan FILE`: the saved plan re-checked against the live instances.
-async fn saved_plan(
-    cfg: &Config,
-    a: &ApplyConfig,
-    env: &Env,
-    plan_file: &Path,
-    manifest_file: Option<&Path>,
-    reporter: &mut dyn Reporter,
-) -> Result<(Session, Planned)> {
+/// Reads and checks the saved-plan file `plan_file` (hash, signature, age).
+fn read_saved(cfg: &Config, a: &ApplyConfig, plan_file: &Path) -> Result<saved::SavedFile> {
     let origin = plan_file.display().to_string();
     let bytes = read_capped(plan_file)?;
     let checks = saved::Checks {
@@ -123,7 +155,11 @@ async fn saved_plan(
         now: time::OffsetDateTime::now_utc(),
         max_age: a.max_plan_age,
     };
-    let (saved, signature) = saved::parse(&bytes, &origin, checks).map_err(Error::Usage)?;
+    saved::parse_file(&bytes, &origin, checks).map_err(Error::Usage)
+}
+
+/// Logs how a saved plan's signature was checked.
+pub(crate) fn log_signature(origin: &str, signature: saved::Signature) {
     match signature {
         saved::Signature::Verified => tracing::info!("{origin}: signature verified"),
         saved::Signature::Unverified => tracing::warn!(
@@ -135,6 +171,18 @@ async fn saved_plan(
              sign and verify plans"
         ),
     }
+}
+
+/// `apply --plan FILE` of one target: the saved plan re-checked against the live instances.
+async fn saved_plan(
+    cfg: &Config,
+    a: &ApplyConfig,
+    env: &Env,
+    origin: &str,
+    saved: saved::SavedPlan,
+    manifest_file: Option<&Path>,
+    reporter: &mut dyn Reporter,
+) -> Result<(Session, Planned)> {
     let manifest = manifest::parse(
         saved.manifest_text.as_bytes(),
         Path::new(&saved.doc.manifest.path),
@@ -164,15 +212,15 @@ async fn saved_plan(
             )));
         }
     }
-    let session = Session::for_saved(cfg, &saved, &origin, env)?;
+    let session = Session::for_saved(cfg, &saved, origin, env, None)?;
     match session
-        .replan_saved(&saved, &manifest, &origin, a.overrides)
+        .replan_saved(&saved, &manifest, origin, a.overrides)
         .await?
     {
         Ok(planned) => Ok((session, planned)),
         Err(stale) => {
             reporter
-                .stale(&origin, &stale)
+                .stale(origin, &stale)
                 .map_err(report::write_error)?;
             Err(Error::StalePlan {
                 plan: format!("saved plan {origin}"),
@@ -180,6 +228,22 @@ async fn saved_plan(
                 changes: stale.changes,
             })
         }
+    }
+}
+
+/// The answer to the prompt: `yes` goes on; anything else deletes nothing.
+pub(crate) fn check_answer(answer: Confirmation) -> Result<()> {
+    match answer {
+        Confirmation::Yes => Ok(()),
+        Confirmation::No => Err(Error::NotConfirmed(
+            "apply cancelled; nothing was deleted".to_owned(),
+        )),
+        Confirmation::NoTerminal => Err(Error::NotConfirmed(
+            "apply needs a confirmation, but standard input is not a terminal; nothing was \
+             deleted. Review the plan above, then re-run with --auto-approve (or save the plan \
+             with `plan --out FILE` and run `apply --plan FILE`)"
+                .to_owned(),
+        )),
     }
 }
 
@@ -217,22 +281,7 @@ async fn tail(
         interrupt.prompting(true);
         let answer = confirm(&question);
         interrupt.prompting(false);
-        match answer {
-            Confirmation::Yes => {}
-            Confirmation::No => {
-                return Err(Error::NotConfirmed(
-                    "apply cancelled; nothing was deleted".to_owned(),
-                ));
-            }
-            Confirmation::NoTerminal => {
-                return Err(Error::NotConfirmed(
-                    "apply needs a confirmation, but standard input is not a terminal; nothing \
-                     was deleted. Review the plan above, then re-run with --auto-approve (or save \
-                     the plan with `plan --out FILE` and run `apply --plan FILE`)"
-                        .to_owned(),
-                ));
-            }
-        }
+        check_answer(answer)?;
         // The world may have moved while the question was open: what was confirmed must
         // still stand, as a saved plan's deletions must.
         if let Some(manifest) = manifest

@@ -32,7 +32,7 @@ pub(crate) async fn run(cfg: &Config, e: &ExportConfig, env: &Env, io: &mut Io<'
         None => source,
     };
     let target = session::target_of(&source);
-    let session = Session::open(cfg, &target, env).await?;
+    let session = Session::open(cfg, &target, env, None).await?;
     let mut scope = source.rules.scope.clone();
     if let Some(prefix) = &e.scope_prefix {
         scope.name_prefix = Some(prefix.clone());

@@ -2,6 +2,7 @@
 //! plan, apply) and hands every value to a printer; it writes no prose itself.
 
 pub(crate) mod apply;
+pub(crate) mod apply_fleet;
 pub(crate) mod diff;
 pub(crate) mod emulator;
 pub(crate) mod export;

@@ -1,19 +1,41 @@
 //! `plan`: what would be deleted, as text, JSON or Markdown; optionally saved for
-//! `apply --plan`.
+//! `apply --plan`. Over several targets: a section (or JSON entry) per target and the fleet
+//! summary.
 
 use std::io::Write;
 
 use super::{Io, write_err, write_file};
 use crate::config::{Config, Env, Format, PlanConfig};
 use crate::error::{EXIT_CHANGES, EXIT_OK, Error, Result};
-use crate::manifest;
+use crate::fleet::{self, Selection};
+use crate::manifest::Manifest;
 use crate::render::{self, notes};
 use crate::saved;
 use crate::session::{self, Session};
 
 pub(crate) async fn run(cfg: &Config, p: &PlanConfig, env: &Env, io: &mut Io<'_>) -> Result<u8> {
-    let manifest = manifest::load(p.manifest.path())?;
-    let session = Session::open(cfg, &session::target_of(&manifest), env).await?;
+    let selection = fleet::select(&p.manifest, cfg.fleet.shard)?;
+    if selection.is_fleet() {
+        return several(cfg, p, env, io, selection).await;
+    }
+    let manifest = fleet::only(selection)?;
+    single(cfg, p, env, io, manifest).await
+}
+
+fn key(cfg: &Config) -> Option<&[u8]> {
+    cfg.plan_key
+        .as_ref()
+        .map(|k| secrecy::ExposeSecret::expose_secret(k).as_bytes())
+}
+
+async fn single(
+    cfg: &Config,
+    p: &PlanConfig,
+    env: &Env,
+    io: &mut Io<'_>,
+    manifest: Manifest,
+) -> Result<u8> {
+    let session = Session::open(cfg, &session::target_of(&manifest), env, None).await?;
     let mut planned = session.plan(&manifest, p.overrides).await?;
     planned.context.color = io.color;
     {
@@ -39,19 +61,108 @@ pub(crate) async fn run(cfg: &Config, p: &PlanConfig, env: &Env, io: &mut Io<'_>
             &planned.context,
             &manifest.text,
             planned.overrides,
-            cfg.plan_key
-                .as_ref()
-                .map(|k| secrecy::ExposeSecret::expose_secret(k).as_bytes()),
+            key(cfg),
+            None,
         )
         .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?;
         write_file(out, &text)?;
-        let note = notes::saved_note(&out.display().to_string());
-        match p.format {
-            Format::Text => notes::paragraph(io.out, &note).map_err(write_err)?,
-            Format::Json | Format::Markdown => tracing::info!("{note}"),
-        }
+        saved_note(p, io, out)?;
     }
     Ok(if p.detailed_exitcode && !planned.plan.is_empty() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
+}
+
+fn saved_note(p: &PlanConfig, io: &mut Io<'_>, out: &std::path::Path) -> Result<()> {
+    let note = notes::saved_note(&out.display().to_string());
+    match p.format {
+        Format::Text => notes::paragraph(io.out, &note).map_err(write_err)?,
+        Format::Json | Format::Markdown => tracing::info!("{note}"),
+    }
+    Ok(())
+}
+
+/// Several targets (or a shard): planned concurrently, printed in order, then the summary.
+async fn several(
+    cfg: &Config,
+    p: &PlanConfig,
+    env: &Env,
+    io: &mut Io<'_>,
+    selection: Selection,
+) -> Result<u8> {
+    fleet::check_single_target_flags(cfg, &selection)?;
+    let (shard, total) = (selection.shard, selection.total);
+    let mut plans = fleet::plan_all(cfg, env, selection.targets, p.overrides).await?;
+    for t in &mut plans {
+        if let Ok((_, planned)) = &mut t.result {
+            planned.context.color = io.color;
+        }
+    }
+    let refusals = fleet::total_refusals(&plans, cfg.fleet.max_delete_total);
+    let view = fleet::view(&plans, shard, total, refusals);
+    {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *io.out);
+        match p.format {
+            Format::Text => render::fleet::fleet_text(&mut w, &view),
+            Format::Json => {
+                render::fleet::write_fleet_json(&mut w, &view).and_then(|()| writeln!(w))
+            }
+            Format::Markdown => write!(w, "{}", render::fleet::fleet_markdown(&view)),
+        }
+        .and_then(|()| w.flush())
+        .map_err(write_err)?;
+    }
+    let errors: Vec<(String, u8)> = plans
+        .iter()
+        .filter_map(|t| {
+            t.result
+                .as_ref()
+                .err()
+                .map(|e| (t.label.name(), e.exit_code()))
+        })
+        .collect();
+    if let Some(out) = &p.out {
+        if !errors.is_empty() {
+            return Err(fleet::fault_error(
+                &errors,
+                plans.len(),
+                &format!("the plan was not saved to {}", out.display()),
+            ));
+        }
+        let mut docs = Vec::with_capacity(plans.len());
+        for t in &plans {
+            if let Ok((_, planned)) = &t.result {
+                docs.push(
+                    saved::document(
+                        &planned.plan,
+                        &planned.context,
+                        &t.manifest.text,
+                        planned.overrides,
+                        key(cfg),
+                        t.manifest.region.as_deref(),
+                    )
+                    .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?,
+                );
+            }
+        }
+        let text = saved::fleet_document(&docs, key(cfg))
+            .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?;
+        write_file(out, &text)?;
+        saved_note(p, io, out)?;
+    }
+    if !errors.is_empty() {
+        return Err(fleet::fault_error(
+            &errors,
+            plans.len(),
+            "the other targets are planned above",
+        ));
+    }
+    let changes = plans
+        .iter()
+        .any(|t| t.result.as_ref().is_ok_and(|(_, pl)| !pl.plan.is_empty()));
+    Ok(if p.detailed_exitcode && changes {
         EXIT_CHANGES
     } else {
         EXIT_OK

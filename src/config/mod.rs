@@ -25,7 +25,7 @@ pub use crate::api::{Auth, ClientOptions};
 pub use credentials::{Chain, Source, credential_chain, credentials_file};
 pub use endpoint::{check_endpoint, check_project_id, check_region, region_endpoint};
 pub use env::*;
-pub use target::{ManifestTarget, ProjectId, Resolution, Sourced, Target, resolve};
+pub use target::{ManifestTarget, ProjectId, Resolution, Sourced, Target, resolve, resolve_with};
 
 use crate::cli::{self, Cli, Command};
 use crate::error::{Error, Result};
@@ -34,26 +34,65 @@ use crate::plan::Overrides;
 /// The manifest read when `-f` is not given.
 pub const DEFAULT_MANIFEST: &str = "dcs.yaml";
 
-/// Which manifest a command reads: the one policy for `-f`.
+/// Which manifests a command reads: the one policy for `-f`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestChoice {
-    /// `-f FILE` (`-f -`: standard input).
-    Given(PathBuf),
+    /// `-f FILE`, once or more; a file, a directory of manifests, or `-` (standard input).
+    Given(Vec<PathBuf>),
     /// No `-f`: [`DEFAULT_MANIFEST`]. Commands that need a manifest read it (and fail when it
     /// is missing); `whoami` and `export` read it only when it exists.
     Default,
 }
 
 impl ManifestChoice {
-    fn from_arg(file: Option<PathBuf>) -> ManifestChoice {
-        file.map_or(ManifestChoice::Default, ManifestChoice::Given)
+    fn from_args(files: Vec<PathBuf>) -> ManifestChoice {
+        if files.is_empty() {
+            ManifestChoice::Default
+        } else {
+            ManifestChoice::Given(files)
+        }
     }
 
-    /// The file to read.
-    pub fn path(&self) -> &Path {
+    /// The files and directories to read, as given.
+    pub fn paths(&self) -> Vec<&Path> {
         match self {
-            ManifestChoice::Given(p) => p,
-            ManifestChoice::Default => Path::new(DEFAULT_MANIFEST),
+            ManifestChoice::Given(p) => p.iter().map(PathBuf::as_path).collect(),
+            ManifestChoice::Default => vec![Path::new(DEFAULT_MANIFEST)],
+        }
+    }
+}
+
+/// How a run over several targets runs (`--parallel`, `--shard`, `--keep-going`,
+/// `--max-delete-total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetOptions {
+    /// How many targets are planned at once.
+    pub parallel: usize,
+    /// Only the targets of this shard.
+    pub shard: Option<cli::Shard>,
+    /// `apply`: apply the good targets when others cannot be, then exit 4.
+    pub keep_going: bool,
+    /// Refuse a run that would delete more than this many instances in all.
+    pub max_delete_total: Option<usize>,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        FleetOptions {
+            parallel: 8,
+            shard: None,
+            keep_going: false,
+            max_delete_total: None,
+        }
+    }
+}
+
+impl FleetOptions {
+    fn of(args: cli::FleetArgs) -> FleetOptions {
+        FleetOptions {
+            parallel: args.parallel,
+            shard: args.shard,
+            ..FleetOptions::default()
         }
     }
 }
@@ -81,12 +120,12 @@ pub struct PlanConfig {
 pub enum ApplySource {
     /// A fresh plan of this manifest.
     Manifest(ManifestChoice),
-    /// A saved plan; with the manifest it must have been made from, when given.
+    /// A saved plan; with the manifests it must have been made from, when given.
     Saved {
         /// The plan file.
         plan: PathBuf,
-        /// `-f FILE`: must be the plan's manifest.
-        manifest: Option<PathBuf>,
+        /// `-f FILE` (repeatable): must be the plan's manifests.
+        manifests: Vec<PathBuf>,
     },
 }
 
@@ -167,6 +206,8 @@ pub struct Config {
     /// `DCS_RECONCILE_PLAN_KEY`: signs saved plans (`plan --out`) and verifies them
     /// (`apply --plan`).
     pub plan_key: Option<secrecy::SecretString>,
+    /// Several targets: `--parallel`, `--shard`, `--keep-going`, `--max-delete-total`.
+    pub fleet: FleetOptions,
 }
 
 /// `DCS_RECONCILE_PLAN_KEY`: the key saved plans are signed and verified with (a CI secret).
@@ -176,6 +217,7 @@ pub const ENV_PLAN_KEY: &str = "DCS_RECONCILE_PLAN_KEY";
 pub const ENV_MAX_RETRIES: &str = "HW_MAX_RETRIES";
 
 fn overrides(args: cli::GuardArgs) -> Overrides {
+    // `max_delete_total` is the fleet's (`FleetOptions`), not a target's.
     Overrides {
         allow_empty: args.allow_empty,
         max_delete: args.max_delete,
@@ -211,13 +253,23 @@ impl Config {
             ));
         }
         let mut ces_endpoint = None;
+        let mut fleet = FleetOptions::default();
+        let mut max_in_flight = crate::api::DEFAULT_MAX_IN_FLIGHT;
         let command = match cli.command {
-            Command::Validate(a) => Cmd::Validate(ManifestChoice::from_arg(a.file)),
+            Command::Validate(a) => {
+                fleet = FleetOptions::of(a.fleet);
+                Cmd::Validate(ManifestChoice::from_args(a.file))
+            }
             Command::Plan(a) => {
                 client.concurrency = a.net.concurrency;
+                max_in_flight = a.net.max_in_flight;
+                fleet = FleetOptions {
+                    max_delete_total: a.guards.max_delete_total,
+                    ..FleetOptions::of(a.manifest.fleet)
+                };
                 ces_endpoint = a.ces.ces_endpoint;
                 Cmd::Plan(PlanConfig {
-                    manifest: ManifestChoice::from_arg(a.manifest.file),
+                    manifest: ManifestChoice::from_args(a.manifest.file),
                     format: a.format,
                     detailed_exitcode: a.detailed_exitcode,
                     overrides: overrides(a.guards),
@@ -226,6 +278,12 @@ impl Config {
             }
             Command::Apply(a) => {
                 client.concurrency = a.net.concurrency;
+                max_in_flight = a.net.max_in_flight;
+                fleet = FleetOptions {
+                    keep_going: a.keep_going,
+                    max_delete_total: a.guards.max_delete_total,
+                    ..FleetOptions::of(a.fleet)
+                };
                 ces_endpoint = a.ces.ces_endpoint;
                 let json = a.format == cli::ApplyFormat::Json;
                 if json && !a.auto_approve && a.plan.is_none() {
@@ -240,9 +298,9 @@ impl Config {
                     source: match a.plan {
                         Some(plan) => ApplySource::Saved {
                             plan,
-                            manifest: a.file,
+                            manifests: a.file,
                         },
-                        None => ApplySource::Manifest(ManifestChoice::from_arg(a.file)),
+                        None => ApplySource::Manifest(ManifestChoice::from_args(a.file)),
                     },
                     auto_approve: a.auto_approve,
                     overrides: overrides(a.guards),
@@ -251,13 +309,17 @@ impl Config {
                     max_plan_age: a.max_plan_age,
                 })
             }
-            Command::Whoami(a) => Cmd::Whoami(ManifestChoice::from_arg(a.file)),
+            Command::Whoami(a) => {
+                fleet = FleetOptions::of(a.fleet);
+                Cmd::Whoami(ManifestChoice::from_args(a.file))
+            }
             Command::Diff(a) => {
                 ces_endpoint = a.ces.ces_endpoint;
-                Cmd::Diff(ManifestChoice::from_arg(a.manifest.file))
+                fleet = FleetOptions::of(a.manifest.fleet);
+                Cmd::Diff(ManifestChoice::from_args(a.manifest.file))
             }
             Command::Export(a) => Cmd::Export(ExportConfig {
-                manifest: ManifestChoice::from_arg(a.file),
+                manifest: ManifestChoice::from_args(a.file.into_iter().collect()),
                 region: a.region,
                 scope_prefix: a.scope_prefix,
                 out: a.out,
@@ -269,6 +331,10 @@ impl Config {
             Command::Man => Cmd::Man,
             Command::Schema => Cmd::Schema,
         };
+        // One bound for the whole run, shared by the clients of every target.
+        client.in_flight = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            max_in_flight,
+        )));
         let plan_key = env
             .get(ENV_PLAN_KEY)
             .map(|k| secrecy::SecretString::from(k.trim_end_matches(['\n', '\r']).to_owned()));
@@ -284,6 +350,7 @@ impl Config {
             client,
             verbose: cli.verbose > 0,
             plan_key,
+            fleet,
         })
     }
 }

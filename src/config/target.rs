@@ -89,6 +89,18 @@ pub fn resolve(
     manifest: &ManifestTarget,
     env: &Env,
 ) -> Result<Resolution> {
+    resolve_with(cli_endpoint, cli_project, manifest, env, None)
+}
+
+/// [`resolve`] with the credential chain already built (`Some`: one chain for every target
+/// of a run, so temporary credentials are fetched once); `None` builds it from `env`.
+pub fn resolve_with(
+    cli_endpoint: Option<&str>,
+    cli_project: Option<&str>,
+    manifest: &ManifestTarget,
+    env: &Env,
+    chain: Option<&Chain>,
+) -> Result<Resolution> {
     let file = &manifest.file;
     let region = match (&manifest.region, env.get(ENV_HW_REGION)) {
         (Some(r), _) => Some(Sourced::new(r.clone(), format!("{file}: region"))),
@@ -115,7 +127,10 @@ pub fn resolve(
              {ENV_HW_REGION}, or pass --endpoint"
         )));
     };
-    let chain = credential_chain(env)?;
+    let chain = match chain {
+        Some(c) => c.clone(),
+        None => credential_chain(env)?,
+    };
     let given = cli_project
         .filter(|p| !p.trim().is_empty())
         .map(|p| Sourced::new(p.to_owned(), "--project-id"))

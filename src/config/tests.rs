@@ -396,18 +396,18 @@ mod from_cli {
                 other => panic!("{other:?}"),
             };
             assert_eq!(choice, ManifestChoice::Default, "{cmd}");
-            assert_eq!(choice.path(), Path::new(DEFAULT_MANIFEST));
+            assert_eq!(choice.paths(), vec![Path::new(DEFAULT_MANIFEST)]);
         }
         let c = config(&["plan", "-f", "-"], &[]).expect("config");
         let Cmd::Plan(p) = c.command else { panic!() };
-        assert_eq!(p.manifest, ManifestChoice::Given(PathBuf::from("-")));
+        assert_eq!(p.manifest, ManifestChoice::Given(vec![PathBuf::from("-")]));
         let c = config(&["apply", "--plan", "p.json", "-f", "m.yaml"], &[]).expect("config");
         let Cmd::Apply(a) = c.command else { panic!() };
         assert_eq!(
             a.source,
             ApplySource::Saved {
                 plan: PathBuf::from("p.json"),
-                manifest: Some(PathBuf::from("m.yaml"))
+                manifests: vec![PathBuf::from("m.yaml")]
             }
         );
         assert_eq!(a.max_plan_age, Duration::from_secs(24 * 3600));

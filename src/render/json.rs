@@ -74,6 +74,9 @@ pub struct PlanDoc<L> {
     /// Guards that refuse this plan.
     #[serde(default)]
     pub refusals: Vec<String>,
+    /// Saved plans of a target of several: its region (which of the manifest's `regions:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Undeclared instances that cannot be deleted now.
     #[serde(default)]
     pub skip: L,
@@ -332,6 +335,7 @@ impl<'a> PlanDoc<Decisions<'a>> {
             project_id: ctx.project_id.clone(),
             protected: Decisions(&plan.protected, None),
             refusals: ctx.refusals.clone(),
+            region: None,
             skip: Decisions(&plan.skip, None),
             summary: summary(plan),
             unmark: Decisions(&plan.unmark, None),

@@ -131,6 +131,17 @@ Activity guard (Cloud Eye): no deletion to check.
 /// The plan as Markdown. Deletions and missing entries are always shown in full: a missing
 /// entry next to a deletion is how a reviewer spots a misspelt name.
 pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
+    plan_markdown_at(plan, ctx, 3, "dcs-reconcile plan: ")
+}
+
+/// The plan of one target of several, its title at heading `level` (its sections one below).
+pub(crate) fn plan_markdown_in(plan: &Plan, ctx: &PlanContext, level: usize) -> String {
+    plan_markdown_at(plan, ctx, level, "")
+}
+
+fn plan_markdown_at(plan: &Plan, ctx: &PlanContext, level: usize, title: &str) -> String {
+    let h = "#".repeat(level);
+    let sub = "#".repeat(level.saturating_add(1));
     let now = parse_time(&ctx.created_at);
     let mut out = String::new();
     let head = if plan.delete.is_empty() && !plan.mark.is_empty() {
@@ -146,7 +157,7 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
             plural(plan.delete.len(), "instance", "instances")
         )
     };
-    out.push_str(&format!("### dcs-reconcile plan: {head}\n\n"));
+    out.push_str(&format!("{h} {title}{head}\n\n"));
     out.push_str(&format!("**{}**\n\n", super::text::summary_line(plan)));
     out.push_str(&format!(
         "Project `{}` at `{}`; manifest `{}` (SHA-256 `{}`); planned {}.\n",
@@ -166,12 +177,12 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
         out.push_str("\nNo changes. Every deletable live instance is declared.\n");
     }
     if !plan.delete.is_empty() {
-        out.push_str(&format!("\n#### To delete ({})\n\n", plan.delete.len()));
+        out.push_str(&format!("\n{sub} To delete ({})\n\n", plan.delete.len()));
         md_table_with(&mut out, &plan.delete, now, Some(plan));
     }
     if !plan.mark.is_empty() {
         out.push_str(&format!(
-            "\n#### To mark for deletion ({}): deleted by a later run once the grace period is \
+            "\n{sub} To mark for deletion ({}): deleted by a later run once the grace period is \
              over\n\n",
             plan.mark.len()
         ));
@@ -179,7 +190,7 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
     }
     if !plan.unmark.is_empty() {
         out.push_str(&format!(
-            "\n#### To unmark: no longer surplus ({})\n\n",
+            "\n{sub} To unmark: no longer surplus ({})\n\n",
             plan.unmark.len()
         ));
         md_table(&mut out, &plan.unmark, now);
@@ -193,7 +204,7 @@ pub fn plan_markdown(plan: &Plan, ctx: &PlanContext) -> String {
     md_activity(&mut out, plan);
     if !plan.missing.is_empty() {
         out.push_str(&format!(
-            "\n#### Missing: declared, not live ({})\n\n",
+            "\n{sub} Missing: declared, not live ({})\n\n",
             plan.missing.len()
         ));
         for e in &plan.missing {

@@ -13,6 +13,7 @@
 //! - [`notes`]: the other sentences commands print (whoami, export headers, saved-plan notes).
 
 pub(crate) mod diff;
+pub(crate) mod fleet;
 pub(crate) mod json;
 pub(crate) mod markdown;
 pub(crate) mod notes;

@@ -41,6 +41,26 @@ pub(crate) fn confirm_question(deletions: usize, project_id: &str) -> String {
     )
 }
 
+/// The confirmation question of `apply` over several targets.
+pub(crate) fn fleet_question(deletions: usize, tag_calls: usize, targets: usize) -> String {
+    let what = match (deletions, tag_calls) {
+        (0, t) => format!(
+            "Make {} (marks for deletion; nothing is deleted now)",
+            plural(t, "tag call", "tag calls")
+        ),
+        (d, 0) => format!("Delete {}", plural(d, "instance", "instances")),
+        (d, t) => format!(
+            "Delete {} and make {}",
+            plural(d, "instance", "instances"),
+            plural(t, "tag call", "tag calls")
+        ),
+    };
+    format!(
+        "\n{what} in {}, as planned above?\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ",
+        plural(targets, "target", "targets")
+    )
+}
+
 /// The question before an apply that only marks and unmarks (tag calls, no deletion).
 pub(crate) fn tag_question(marks: usize, unmarks: usize, project_id: &str) -> String {
     format!(

@@ -9,11 +9,26 @@ use crate::apply::{Applied, Outcome, TagOutcome};
 use crate::error::Result;
 use crate::model::Instance;
 use crate::plan::{Decision, Stale};
+use crate::render::fleet::TargetLabel;
 use crate::render::json::{Decisions, FORMAT_VERSION, PlanDoc};
 
 /// One JSON document at the end (docs/output.md).
 pub(crate) struct JsonReporter<'w> {
     out: &'w mut dyn Write,
+    /// The targets, in the order their sections started; one without a label for a run of
+    /// one target.
+    targets: Vec<One>,
+    /// A run over several targets: the fleet document.
+    fleet: bool,
+    /// The target whose section is open.
+    at: usize,
+}
+
+/// What the report holds of one target. A target's section may start twice (its plan, then
+/// its deletions): the second start continues the first.
+#[derive(Default)]
+struct One {
+    label: TargetLabel,
     plan: Option<serde_json::Value>,
     left: Vec<Decision>,
     outcomes: Vec<(Instance, Outcome)>,
@@ -21,6 +36,8 @@ pub(crate) struct JsonReporter<'w> {
     recycled: std::collections::HashSet<String>,
     recycle_in_use: bool,
     tags: Vec<(Instance, TagOutcome)>,
+    /// Why it could not be planned or applied, and the exit code that goes with it.
+    error: Option<(String, u8)>,
 }
 
 impl<'w> JsonReporter<'w> {
@@ -28,14 +45,18 @@ impl<'w> JsonReporter<'w> {
     pub(crate) fn new(out: &'w mut dyn Write) -> Self {
         JsonReporter {
             out,
-            plan: None,
-            left: Vec::new(),
-            outcomes: Vec::new(),
-            requests: 0,
-            recycled: std::collections::HashSet::new(),
-            recycle_in_use: false,
-            tags: Vec::new(),
+            targets: Vec::new(),
+            fleet: false,
+            at: 0,
         }
+    }
+
+    fn current(&mut self) -> &mut One {
+        if self.targets.is_empty() {
+            self.targets.push(One::default());
+        }
+        let at = self.at.min(self.targets.len() - 1);
+        &mut self.targets[at]
     }
 }
 
@@ -99,10 +120,11 @@ impl Reporter for JsonReporter<'_> {
 
     fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
         let doc: PlanDoc<Decisions<'_>> = PlanDoc::of(s.plan, s.context);
-        self.recycle_in_use = !s.plan.destinations.is_empty();
-        self.plan = Some(serde_json::to_value(doc).map_err(io::Error::other)?);
+        let one = self.current();
+        one.recycle_in_use = !s.plan.destinations.is_empty();
+        one.plan = Some(serde_json::to_value(doc).map_err(io::Error::other)?);
         if let Some(saved) = s.saved {
-            self.left.clone_from(&saved.new_surplus);
+            one.left.clone_from(&saved.new_surplus);
         }
         Ok(())
     }
@@ -116,10 +138,32 @@ impl Reporter for JsonReporter<'_> {
     }
 
     fn applied(&mut self, applied: &Applied) -> io::Result<()> {
-        self.outcomes.clone_from(&applied.outcomes);
-        self.requests = applied.requests;
-        self.recycled = applied.recycled.iter().cloned().collect();
-        self.tags.clone_from(&applied.tags);
+        let one = self.current();
+        one.outcomes.clone_from(&applied.outcomes);
+        one.requests = applied.requests;
+        one.recycled = applied.recycled.iter().cloned().collect();
+        one.tags.clone_from(&applied.tags);
+        Ok(())
+    }
+
+    fn target(&mut self, _n: usize, _of: usize, label: &TargetLabel) -> io::Result<()> {
+        self.fleet = true;
+        self.at = match self.targets.iter().position(|t| t.label == *label) {
+            // Its deletions, after its plan: the section continues.
+            Some(at) => at,
+            None => {
+                self.targets.push(One {
+                    label: label.clone(),
+                    ..One::default()
+                });
+                self.targets.len() - 1
+            }
+        };
+        Ok(())
+    }
+
+    fn target_failed(&mut self, why: &crate::Error) -> io::Result<()> {
+        self.current().error = Some((why.to_string(), why.exit_code()));
         Ok(())
     }
 
@@ -128,6 +172,85 @@ impl Reporter for JsonReporter<'_> {
     }
 
     fn finish(&mut self, result: &Result<u8>) -> io::Result<()> {
+        let (exit_code, error) = match result {
+            Ok(code) => (*code, None),
+            Err(e) => (e.exit_code(), Some(e.to_string())),
+        };
+        if !self.fleet {
+            self.current();
+            let doc = self.targets[0].doc(exit_code, error);
+            serde_json::to_writer_pretty(&mut *self.out, &doc).map_err(io::Error::other)?;
+            writeln!(self.out)?;
+            return self.out.flush();
+        }
+        let mut targets: Vec<serde_json::Value> = Vec::with_capacity(self.targets.len());
+        let mut summary = FleetApplySummary {
+            targets: self.targets.len(),
+            ..FleetApplySummary::default()
+        };
+        for one in &self.targets {
+            let (code, err) = match &one.error {
+                Some((m, c)) => (*c, Some(m.clone())),
+                None => (EXIT_OK_CODE, None),
+            };
+            let doc = one.doc(code, err.clone());
+            summary.deleted += doc.summary.deleted;
+            summary.failed += doc.summary.failed;
+            summary.requests += doc.summary.requests;
+            if err.is_some() {
+                summary.targets_at_fault.push(one.label.name());
+            }
+            let mut value = serde_json::to_value(&doc).map_err(io::Error::other)?;
+            if let Some(map) = value.as_object_mut() {
+                map.remove("format_version");
+                map.insert("manifest".to_owned(), serde_json::json!(one.label.manifest));
+                map.insert("region".to_owned(), serde_json::json!(one.label.region));
+                map.insert(
+                    "project_id".to_owned(),
+                    serde_json::json!(one.label.project_id),
+                );
+                map.insert("endpoint".to_owned(), serde_json::json!(one.label.endpoint));
+            }
+            targets.push(value);
+        }
+        let doc = FleetApplyDoc {
+            error,
+            exit_code,
+            format_version: FORMAT_VERSION,
+            summary,
+            targets,
+        };
+        serde_json::to_writer_pretty(&mut *self.out, &doc).map_err(io::Error::other)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}
+
+const EXIT_OK_CODE: u8 = crate::error::EXIT_OK;
+
+/// The `apply --format json` document of a run over several targets. Fields in
+/// alphabetical order.
+#[derive(Serialize)]
+struct FleetApplyDoc {
+    error: Option<String>,
+    exit_code: u8,
+    format_version: &'static str,
+    summary: FleetApplySummary,
+    targets: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Default)]
+struct FleetApplySummary {
+    deleted: usize,
+    failed: usize,
+    requests: usize,
+    targets: usize,
+    targets_at_fault: Vec<String>,
+}
+
+impl One {
+    /// The single-target apply document of this target.
+    fn doc(&self, exit_code: u8, error: Option<String>) -> ApplyDoc<'_> {
         let outcomes: Vec<OutcomeDoc<'_>> = self
             .outcomes
             .iter()
@@ -153,11 +276,7 @@ impl Reporter for JsonReporter<'_> {
             .iter()
             .filter(|o| matches!(o.outcome, "failed" | "not_attempted" | "unknown"))
             .count();
-        let (exit_code, error) = match result {
-            Ok(code) => (*code, None),
-            Err(e) => (e.exit_code(), Some(e.to_string())),
-        };
-        let doc = ApplyDoc {
+        ApplyDoc {
             error,
             exit_code,
             format_version: FORMAT_VERSION,
@@ -198,9 +317,6 @@ impl Reporter for JsonReporter<'_> {
                     }
                 })
                 .collect(),
-        };
-        serde_json::to_writer_pretty(&mut *self.out, &doc).map_err(io::Error::other)?;
-        writeln!(self.out)?;
-        self.out.flush()
+        }
     }
 }

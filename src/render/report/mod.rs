@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
+use super::fleet::TargetLabel;
 use super::{PlanContext, plural, shown};
 use crate::apply::{Applied, Outcome, TagOutcome};
 use crate::error::{Error, Result};
@@ -70,6 +71,11 @@ pub(crate) trait Reporter {
     fn wait(&mut self, event: WaitEvent<'_>) -> io::Result<()>;
     /// The run ends with `result`.
     fn finish(&mut self, result: &Result<u8>) -> io::Result<()>;
+    /// A run over several targets: the section of target `n` (0-based) of `of` starts; what
+    /// follows is about it, until the next one.
+    fn target(&mut self, n: usize, of: usize, label: &TargetLabel) -> io::Result<()>;
+    /// The current target could not be planned, was refused or was left out: `why`.
+    fn target_failed(&mut self, why: &Error) -> io::Result<()>;
 }
 
 /// Text for people, written as it happens.
@@ -79,6 +85,19 @@ pub(crate) struct TextReporter<'w> {
     bar: Option<indicatif::ProgressBar>,
     /// With the recycle bin in use: the ids of the plan's recoverable deletions.
     recoverable: Option<std::collections::HashSet<String>>,
+    /// A run over several targets: how many sections were started, deleted and failed, and
+    /// the targets that failed.
+    fleet: Option<FleetTally>,
+}
+
+/// What a text report over several targets adds up at the end.
+#[derive(Debug, Default)]
+struct FleetTally {
+    targets: usize,
+    deleted: usize,
+    failed: usize,
+    faults: Vec<String>,
+    current: Option<String>,
 }
 
 impl<'w> TextReporter<'w> {
@@ -89,6 +108,7 @@ impl<'w> TextReporter<'w> {
             progress,
             bar: None,
             recoverable: None,
+            fleet: None,
         }
     }
 }
@@ -230,6 +250,10 @@ impl Reporter for TextReporter<'_> {
     }
 
     fn applied(&mut self, applied: &Applied) -> io::Result<()> {
+        if let Some(t) = &mut self.fleet {
+            t.deleted = t.deleted.saturating_add(applied.deleted());
+            t.failed = t.failed.saturating_add(applied.failures().len());
+        }
         if !applied.tags.is_empty() {
             writeln!(
                 self.out,
@@ -329,8 +353,46 @@ impl Reporter for TextReporter<'_> {
         self.out.flush()
     }
 
-    fn finish(&mut self, _result: &Result<u8>) -> io::Result<()> {
+    fn finish(&mut self, result: &Result<u8>) -> io::Result<()> {
+        if let Some(t) = &self.fleet
+            && t.targets > 0
+        {
+            writeln!(
+                self.out,
+                "\nFleet: {} deleted, {} failed; {} of {} without a fault.",
+                t.deleted,
+                t.failed,
+                t.targets.saturating_sub(t.faults.len()),
+                plural(t.targets, "target", "targets"),
+            )?;
+            if !t.faults.is_empty() {
+                writeln!(self.out, "  at fault: {}", t.faults.join(", "))?;
+            }
+            if let Err(e) = result {
+                tracing::debug!("fleet run ends with: {e}");
+            }
+        }
         self.out.flush()
+    }
+
+    fn target(&mut self, n: usize, of: usize, label: &TargetLabel) -> io::Result<()> {
+        let tally = self.fleet.get_or_insert_with(FleetTally::default);
+        tally.targets = of;
+        let _ = n;
+        tally.current = Some(label.name());
+        self.recoverable = None;
+        writeln!(self.out)?;
+        super::fleet::target_header(self.out, n, of, label)
+    }
+
+    fn target_failed(&mut self, why: &Error) -> io::Result<()> {
+        if let Some(t) = &mut self.fleet
+            && let Some(name) = t.current.clone()
+            && !t.faults.contains(&name)
+        {
+            t.faults.push(name);
+        }
+        writeln!(self.out, "error: {}", shown(&why.to_string()))
     }
 }
 

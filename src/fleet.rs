@@ -1,0 +1,355 @@
+//! Several targets in one run: which manifests a run reads (`-f` repeated, directories), the
+//! targets they name (one per manifest, or one per entry of its `regions:`), which of them
+//! belong to this shard (`--shard I/N`), and planning them concurrently (`--parallel N`) with
+//! one credential chain, one cache of IAM answers and one bound on requests in flight.
+//!
+//! A run of one target is today's run: the commands print its documents unchanged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+
+use crate::cli::Shard;
+use crate::config::{Config, Env, ManifestChoice};
+use crate::error::{Error, Result};
+use crate::identity;
+use crate::manifest::{self, Manifest};
+use crate::plan::Overrides;
+use crate::render::fleet::{Fleet, TargetLabel, TargetView};
+use crate::render::plural;
+use crate::session::{self, Planned, Session};
+
+/// The targets of a run, after `--shard`.
+#[derive(Debug)]
+pub struct Selection {
+    /// One manifest per target (a manifest with `regions:` gives one per region), in order:
+    /// files as given, a directory's files sorted by name, regions as listed.
+    pub targets: Vec<Manifest>,
+    /// How many targets there were before `--shard`.
+    pub total: usize,
+    /// `--shard I/N`.
+    pub shard: Option<Shard>,
+}
+
+impl Selection {
+    /// True when the run has, or may have, several targets: more than one, or a shard (whose
+    /// documents are always fleet documents, so that every shard's report reads the same).
+    pub fn is_fleet(&self) -> bool {
+        self.targets.len() != 1 || self.shard.is_some()
+    }
+}
+
+/// Reads the manifests of `choice` and selects the targets of `shard`. Any manifest that
+/// does not load fails the run: bad input deletes nothing anywhere.
+pub fn select(choice: &ManifestChoice, shard: Option<Shard>) -> Result<Selection> {
+    let manifests = load(choice)?;
+    let mut targets: Vec<Manifest> = manifests.into_iter().flat_map(targets_of).collect();
+    let total = targets.len();
+    if let Some(s) = shard {
+        targets.retain(|m| shard_of(m, s.count) == s.index);
+    }
+    Ok(Selection {
+        targets,
+        total,
+        shard,
+    })
+}
+
+/// The one target of a selection that is not a fleet.
+pub fn only(selection: Selection) -> Result<Manifest> {
+    selection
+        .targets
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("a run of one target has no target".to_owned()))
+}
+
+/// The targets of one manifest: itself, or one per entry of its `regions:`.
+fn targets_of(m: Manifest) -> Vec<Manifest> {
+    // MERGE: regions
+    vec![m]
+}
+
+/// The files `choice` names: files as given, directories expanded to their `*.yaml` and
+/// `*.yml` files (sorted, not recursive, hidden files left out), each file once.
+pub fn files(choice: &ManifestChoice) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in choice.paths() {
+        if p == Path::new("-") {
+            files.push(p.to_path_buf());
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Ok(meta) if meta.is_dir() => files.extend(manifests_in(p)?),
+            // A missing file fails when it is read, with the manifest's own message.
+            _ => files.push(p.to_path_buf()),
+        }
+    }
+    let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
+    for f in &files {
+        let key = if f == Path::new("-") {
+            f.clone()
+        } else {
+            std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())
+        };
+        if let Some(earlier) = seen.insert(key, f) {
+            let what = if f == Path::new("-") {
+                "standard input (`-f -`) can be read only once".to_owned()
+            } else if earlier == f.as_path() {
+                format!("{} is given twice", f.display())
+            } else {
+                format!(
+                    "{} and {} are the same file",
+                    earlier.display(),
+                    f.display()
+                )
+            };
+            return Err(Error::Usage(format!(
+                "{what}; each manifest is one target and may be read once (the same instances \
+                 must not be planned twice)"
+            )));
+        }
+    }
+    Ok(files)
+}
+
+/// The manifests of a directory: its `*.yaml` and `*.yml` files, sorted by name; not
+/// recursive; names starting with `.` are left out (editors' files, and the `..data` links
+/// of a Kubernetes ConfigMap volume).
+fn manifests_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            tracing::warn!(
+                "{}: a file name that is not UTF-8 is left out",
+                path.display()
+            );
+            continue;
+        };
+        if name.starts_with('.') || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            continue;
+        }
+        // Follows links (a ConfigMap volume's files are links); directories are left out.
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            names.push((name, path));
+        }
+    }
+    if names.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: a directory without any *.yaml or *.yml manifest",
+            dir.display()
+        )));
+    }
+    names.sort();
+    Ok(names.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Reads every manifest `choice` names.
+pub fn load(choice: &ManifestChoice) -> Result<Vec<Manifest>> {
+    files(choice)?.iter().map(|f| manifest::load(f)).collect()
+}
+
+/// The shard of a target among `count`: SHA-256 of its manifest path (as given), NUL, its
+/// region, NUL, its project id as the manifest writes it (empty when not written), the first
+/// 8 bytes as a big-endian number, modulo `count`. A target's shard depends on nothing else,
+/// so adding a target moves no other one (docs/ci.md).
+pub fn shard_of(m: &Manifest, count: u32) -> u32 {
+    let key = format!(
+        "{}\0{}\0{}",
+        m.path.display(),
+        m.region.as_deref().unwrap_or_default(),
+        m.project_id.as_deref().unwrap_or_default()
+    );
+    let digest = crate::util::sha256(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let n = u64::from_be_bytes(first) % u64::from(count.max(1));
+    // Below `count`, which is a u32.
+    u32::try_from(n).unwrap_or_default()
+}
+
+/// The label of a target before it is resolved: what its manifest says.
+pub fn label_of(m: &Manifest) -> TargetLabel {
+    TargetLabel {
+        manifest: m.path.display().to_string(),
+        region: m.region.clone(),
+        project_id: m.project_id.clone(),
+        endpoint: m.endpoint.clone(),
+    }
+}
+
+/// One target of a run and how planning it went.
+#[derive(Debug)]
+pub struct TargetPlan {
+    /// What it is: manifest, region, project, endpoint.
+    pub label: TargetLabel,
+    /// Its manifest (one region of it).
+    pub manifest: Manifest,
+    /// Its session and plan, or why there is none.
+    pub result: Result<(Session, Planned)>,
+}
+
+/// `--endpoint` and `--project-id` name one target; with several they would send every
+/// manifest's rules to the same place.
+pub fn check_single_target_flags(cfg: &Config, selection: &Selection) -> Result<()> {
+    if !selection.is_fleet() {
+        return Ok(());
+    }
+    for (flag, given) in [
+        ("--endpoint", cfg.endpoint.is_some()),
+        ("--project-id", cfg.project_id.is_some()),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{flag} names one target, but this run has {} (several manifests, regions or \
+                 a shard); set `endpoint:`/`project_id:` in each manifest (or its `regions:`) \
+                 instead; nothing was planned or deleted",
+                crate::render::plural(selection.targets.len(), "target", "targets")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a session for every target and plans it, up to `cfg.fleet.parallel` at once, each
+/// listing still paged concurrently, all requests under the run's one bound. Results come
+/// back in the targets' order. A failure of one target is its result; the run fails only
+/// for what concerns all of them: no credentials, or two targets naming the same project at
+/// the same endpoint.
+pub async fn plan_all(
+    cfg: &Config,
+    env: &Env,
+    targets: Vec<Manifest>,
+    overrides: Overrides,
+) -> Result<Vec<TargetPlan>> {
+    let shared = identity::Shared::new(env)?;
+    let shared = &shared;
+    let plans: Vec<TargetPlan> = futures_util::stream::iter(targets.into_iter().map(|m| async {
+        let result = async {
+            let session = Session::open(cfg, &session::target_of(&m), env, Some(shared)).await?;
+            let planned = session.plan(&m, overrides).await?;
+            Ok((session, planned))
+        }
+        .await;
+        let mut label = label_of(&m);
+        if let Ok((s, _)) = &result {
+            label.project_id = Some(s.target.project_id.clone());
+            label.endpoint = Some(s.target.endpoint.to_string());
+        }
+        TargetPlan {
+            label,
+            manifest: m,
+            result,
+        }
+    }))
+    .buffered(cfg.fleet.parallel.max(1))
+    .collect()
+    .await;
+    check_duplicates(&plans)?;
+    Ok(plans)
+}
+
+/// Two targets that resolved to the same project at the same endpoint would plan (and
+/// delete) the same instances twice, under two sets of rules: the run fails.
+fn check_duplicates(plans: &[TargetPlan]) -> Result<()> {
+    let mut seen: HashMap<(String, String), &TargetLabel> = HashMap::new();
+    for p in plans {
+        let Ok((s, _)) = &p.result else { continue };
+        let key = (
+            s.target.endpoint.as_str().trim_end_matches('/').to_owned(),
+            s.target.project_id.to_ascii_lowercase(),
+        );
+        if let Some(earlier) = seen.insert(key, &p.label) {
+            return Err(Error::Usage(format!(
+                "{} and {} are the same target: project {} at {}; the same instances must not \
+                 be planned twice. Keep one of them; nothing was deleted",
+                earlier.name(),
+                p.label.name(),
+                s.target.project_id,
+                s.target.endpoint.as_str().trim_end_matches('/')
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The printers' view of `plans`.
+pub fn view(
+    plans: &[TargetPlan],
+    shard: Option<Shard>,
+    total: usize,
+    refusals: Vec<String>,
+) -> Fleet<'_> {
+    Fleet {
+        targets: plans
+            .iter()
+            .map(|p| TargetView {
+                label: &p.label,
+                result: match &p.result {
+                    Ok((_, planned)) => Ok((&planned.plan, &planned.context)),
+                    Err(e) => Err(e),
+                },
+            })
+            .collect(),
+        shard,
+        total,
+        refusals,
+    }
+}
+
+/// The fleet-wide guard `--max-delete-total N`: its refusal, when the planned targets would
+/// delete more than N instances in all.
+pub fn total_refusals(plans: &[TargetPlan], max: Option<usize>) -> Vec<String> {
+    let Some(max) = max else { return Vec::new() };
+    let (count, targets) = plans
+        .iter()
+        .filter_map(|p| p.result.as_ref().ok())
+        .map(|(_, planned)| planned.plan.delete.len())
+        .filter(|&n| n > 0)
+        .fold((0usize, 0usize), |(c, t), n| (c.saturating_add(n), t + 1));
+    if count <= max {
+        return Vec::new();
+    }
+    vec![format!(
+        "--max-delete-total {max}: the run would delete {} over {}",
+        plural(count, "instance", "instances"),
+        plural(targets, "target", "targets")
+    )]
+}
+
+/// The targets that cannot be applied, by name, with their exit codes: those that could
+/// not be planned (their error's code) and those a guard refuses (3).
+pub fn faults(plans: &[TargetPlan]) -> Vec<(String, u8)> {
+    plans
+        .iter()
+        .filter_map(|p| match &p.result {
+            Err(e) => Some((p.label.name(), e.exit_code())),
+            Ok((_, planned)) if !planned.context.refusals.is_empty() => {
+                Some((p.label.name(), crate::error::EXIT_GUARD))
+            }
+            Ok(_) => None,
+        })
+        .collect()
+}
+
+/// The error of a run with `faults`: exit 1 when any target failed with an error, else 3.
+pub fn fault_error(faults: &[(String, u8)], of: usize, consequence: &str) -> Error {
+    let code = if faults.iter().any(|(_, c)| *c != crate::error::EXIT_GUARD) {
+        crate::error::EXIT_ERROR
+    } else {
+        crate::error::EXIT_GUARD
+    };
+    let names: Vec<&str> = faults.iter().map(|(n, _)| n.as_str()).collect();
+    Error::Fleet {
+        message: format!(
+            "{} of {of} targets could not be planned or are refused: {}; {consequence}",
+            faults.len(),
+            names.join(", ")
+        ),
+        code,
+    }
+}
