@@ -818,6 +818,28 @@ fn the_fleet_indexed_job_command_parses_and_reads_a_configmap_mount() {
         }
     }
 
+    // docs/ci.md's fleet commands: the pod's command line and the several-`-f` recipes for
+    // GitLab and the GitHub Action.
+    let mut checked = 0;
+    for block in ci_md_fleet_blocks() {
+        let mut lines = command_lines(&block);
+        lines.extend(action_uses(&block));
+        for words in lines {
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| w.replace("$(JOB_COMPLETION_INDEX)", "0"))
+                .collect();
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("docs/ci.md: `{}` does not parse: {e}", words.join(" "));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 6,
+        "only {checked} commands in docs/ci.md's fleet section"
+    );
+
     #[cfg(unix)]
     {
         use std::os::unix::fs::symlink;
@@ -839,4 +861,73 @@ fn the_fleet_indexed_job_command_parses_and_reads_a_configmap_mount() {
         std::fs::write(stamp.join(&manifests[0].0), "instances: [\n").expect("write");
         run_in(tmp.path(), &["validate", "-f", &m], &[]).expect(1);
     }
+}
+
+/// The code blocks of docs/ci.md's section on fleets and sharding, each as one text.
+fn ci_md_fleet_blocks() -> Vec<String> {
+    let text = root_file("docs/ci.md");
+    let start = text
+        .find("\n## A fleet in one run, and sharding on Kubernetes\n")
+        .expect("the fleet section of docs/ci.md");
+    let section = &text[start + 1..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            match current.take() {
+                Some(block) => blocks.push(block),
+                None => current = Some(String::new()),
+            }
+        } else if let Some(block) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    assert!(current.is_none(), "an unclosed code block");
+    blocks
+}
+
+/// docs/ci.md's worked example of the shard formula (SHA-256 of path NUL region NUL project,
+/// the first 8 bytes as a big-endian u64, modulo N) prints what the formula gives.
+#[test]
+fn the_shard_example_of_ci_md_is_the_formula() {
+    use sha2::{Digest, Sha256};
+    let blocks = ci_md_fleet_blocks();
+    let block = blocks
+        .iter()
+        .find(|b| b.contains("sha256sum"))
+        .expect("the worked example");
+    let words: Vec<&str> = block
+        .split_once(r"printf '%s\0%s\0%s' ")
+        .expect("printf of the key")
+        .1
+        .split_whitespace()
+        .take(3)
+        .collect();
+    let key = words.join("\0");
+    let n: u64 = block
+        .split_once("$(printf %X ")
+        .and_then(|(_, rest)| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .expect("N");
+    let printed: u64 = block
+        .split_once("# prints ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|k| k.parse().ok())
+        .expect("the shard it prints");
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    assert_eq!(u64::from_be_bytes(first) % n, printed, "key {key:?}");
+    // The example is a target of the fleet example, where the ConfigMap is mounted.
+    let (configmap, _) = fleet_example();
+    let manifests = fleet_manifests(&configmap);
+    let (name, text) = manifests
+        .iter()
+        .find(|(name, _)| words[0] == format!("/manifests/{name}"))
+        .expect("the example's manifest is in fleet-indexed-job.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).expect("YAML");
+    assert_eq!(doc["region"].as_str(), Some(words[1]), "{name}");
+    assert_eq!(doc["project_id"].as_str(), Some(words[2]), "{name}");
 }
