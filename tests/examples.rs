@@ -797,7 +797,6 @@ fn the_fleet_indexed_job_runs_one_shard_per_index() {
 // Written before the fleet flags landed: run with `cargo test -- --ignored fleet`, then
 // remove this attribute once they are merged.
 #[test]
-#[ignore = "needs the fleet flags (-f DIR, --shard, --max-delete-total)"]
 fn the_fleet_indexed_job_command_parses_and_reads_a_configmap_mount() {
     let (configmap, cronjob) = fleet_example();
     let completions = cronjob["spec"]["jobTemplate"]["spec"]["completions"]

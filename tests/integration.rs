@@ -48,6 +48,7 @@ mod hostile;
 
 /// Faults injected by the emulator: lost answers, throttling, gateways, torn listings.
 mod faults;
+mod fleet;
 
 /// A purpose-built HTTP server for answers the emulator should never give.
 mod server;

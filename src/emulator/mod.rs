@@ -114,6 +114,23 @@ pub struct EmulatorConfig {
     /// The metadata service answers `securitykey` only with an `X-Metadata-Token` obtained
     /// from `PUT /meta-data/latest/api/token` (401 otherwise).
     pub metadata_require_token: bool,
+    /// Counts this emulator's requests in flight together with those of every other
+    /// emulator given the same gauge: tests of several targets see their overlap.
+    pub gauge: Option<Arc<Gauge>>,
+}
+
+/// Requests in flight now and at most, over every emulator that shares it.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl Gauge {
+    /// The most requests in flight at the same time so far.
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -183,6 +200,8 @@ pub struct RequestRecord {
 /// The emulator's state, shared between connections.
 #[derive(Debug)]
 pub struct Shared {
+    /// The gauge shared with other emulators, if any.
+    gauge: Option<Arc<Gauge>>,
     inner: Mutex<Inner>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -242,7 +261,9 @@ impl Shared {
             }
         }
         let seed = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
+        let gauge = config.gauge.clone();
         Arc::new(Shared {
+            gauge,
             inner: Mutex::new(Inner {
                 config,
                 instances,

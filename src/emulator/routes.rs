@@ -245,6 +245,11 @@ fn on(
             shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
             // Counted out even when the client goes away and the answer is dropped unfinished.
             let _in_flight = InFlight(&shared.in_flight);
+            let _gauge = shared.gauge.as_ref().map(|g| {
+                let now = g.now.fetch_add(1, Ordering::SeqCst) + 1;
+                g.max.fetch_max(now, Ordering::SeqCst);
+                InFlight(&g.now)
+            });
             answer(&shared, target, api, handler, method, uri, headers, body).await
         })
     }

@@ -1,0 +1,536 @@
+//! A whole fleet in one run (issue 15): several manifests (repeated `-f`, directories),
+//! concurrent planning under one bound, the fleet documents, all or nothing before deleting,
+//! `--keep-going`, `--max-delete-total`, saved plans over several targets and `--shard`.
+//! Each target is an emulator of its own on 127.0.0.1.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::support::*;
+use dcs_reconcile::emulator::Gauge;
+
+/// Emulators, one per target, and a folder with one manifest per target.
+struct Fleet {
+    emulators: Vec<Emulator>,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// Target `i` has `ci-<i>-keep` (declared) and `ci-<i>-a`, `ci-<i>-b` (surplus).
+fn instances(i: usize) -> Vec<EmuInstance> {
+    vec![
+        EmuInstance::new(&format!("id-{i}-keep"), &format!("ci-{i}-keep")),
+        EmuInstance::new(&format!("id-{i}-a"), &format!("ci-{i}-a")),
+        EmuInstance::new(&format!("id-{i}-b"), &format!("ci-{i}-b")),
+    ]
+}
+
+impl Fleet {
+    fn new(n: usize) -> Fleet {
+        Self::with(n, |_, c| c)
+    }
+
+    /// `n` targets; `config` may change each emulator's configuration.
+    fn with(n: usize, config: impl Fn(usize, EmulatorConfig) -> EmulatorConfig) -> Fleet {
+        let emulators: Vec<Emulator> = (0..n)
+            .map(|i| Emulator::start(config(i, signed(instances(i)))).expect("emulator"))
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("fleet")).expect("mkdir");
+        let fleet = Fleet {
+            emulators,
+            dir,
+            env: vec![
+                ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+                ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+            ],
+        };
+        for i in 0..n {
+            fleet.manifest(i, "");
+        }
+        fleet
+    }
+
+    /// Writes `fleet/t<i>.yaml` for emulator `i`, declaring `ci-<i>-keep`, with `extra` added.
+    fn manifest(&self, i: usize, extra: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("fleet/t{i}.yaml"));
+        let text = format!(
+            "project_id: {PID}\nendpoint: {}\nscope: {{name_prefix: ci-}}\n{extra}instances:\n  - name: ci-{i}-keep\n",
+            self.emulators[i].url()
+        );
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        run_in(self.dir.path(), args, &self.env)
+    }
+
+    fn deletes(&self, i: usize) -> usize {
+        self.emulators[i]
+            .shared()
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .count()
+    }
+
+    fn live(&self, i: usize) -> Vec<String> {
+        let mut ids = self.emulators[i].shared().instance_ids();
+        ids.sort();
+        ids
+    }
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn a_directory_and_repeated_files_are_one_target_each_with_a_section_and_a_summary() {
+    let f = Fleet::new(3);
+    // Left out of a directory: other extensions, hidden files, subdirectories.
+    std::fs::write(f.dir.path().join("fleet/notes.txt"), "not a manifest").expect("write");
+    std::fs::write(f.dir.path().join("fleet/.t9.yaml"), "broken: [").expect("write");
+    std::fs::create_dir(f.dir.path().join("fleet/sub.yaml")).expect("mkdir");
+    let dir = f
+        .run(&["plan", "-f", "fleet", "--detailed-exitcode"])
+        .expect(2);
+    let out = &dir.stdout;
+    for (n, i) in [(1, 0), (2, 1), (3, 2)] {
+        let header = format!(
+            "=== [{n}/3] fleet/t{i}.yaml · project {PID} · {}",
+            f.emulators[i].url().trim_end_matches('/')
+        );
+        assert!(out.contains(&header), "{header}\n{out}");
+    }
+    assert!(
+        out.contains("Fleet: 3 targets, 6 to delete, 3 to keep."),
+        "{out}"
+    );
+    assert!(
+        out.contains("  changes: fleet/t0.yaml, fleet/t1.yaml, fleet/t2.yaml"),
+        "{out}"
+    );
+    // The same targets named one by one, in the order given.
+    let files = f
+        .run(&["plan", "-f", "fleet/t2.yaml", "-f", "fleet/t0.yaml"])
+        .expect(0);
+    let first = files.stdout.find("fleet/t2.yaml ·").expect("t2");
+    let second = files.stdout.find("fleet/t0.yaml ·").expect("t0");
+    assert!(first < second, "{}", files.stdout);
+    assert!(
+        files.stdout.contains("Fleet: 2 targets, 4 to delete"),
+        "{}",
+        files.stdout
+    );
+    // validate reads them all, without a request.
+    let v = f.run(&["validate", "-f", "fleet"]).expect(0);
+    assert_eq!(v.stdout.matches("is valid").count(), 3, "{}", v.stdout);
+    for i in 0..3 {
+        assert_eq!(f.deletes(i), 0);
+    }
+}
+
+#[test]
+fn a_file_given_twice_an_empty_directory_and_a_bad_manifest_fail_before_any_request() {
+    let f = Fleet::new(2);
+    let twice = f
+        .run(&["plan", "-f", "fleet", "-f", "fleet/t1.yaml"])
+        .expect(1);
+    assert!(
+        twice.stderr.contains("fleet/t1.yaml is given twice"),
+        "{}",
+        twice.stderr
+    );
+    let same = f
+        .run(&["plan", "-f", "fleet/t0.yaml", "-f", "./fleet/t0.yaml"])
+        .expect(1);
+    assert!(same.stderr.contains("are the same file"), "{}", same.stderr);
+    std::fs::create_dir(f.dir.path().join("empty")).expect("mkdir");
+    let empty = f.run(&["plan", "-f", "empty"]).expect(1);
+    assert!(
+        empty
+            .stderr
+            .contains("empty: a directory without any *.yaml or *.yml manifest"),
+        "{}",
+        empty.stderr
+    );
+    std::fs::write(f.dir.path().join("fleet/t1.yaml"), "instances: [\n").expect("write");
+    let bad = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(1);
+    assert!(bad.stderr.contains("fleet/t1.yaml:"), "{}", bad.stderr);
+    let v = f.run(&["validate", "-f", "fleet"]).expect(1);
+    assert!(v.stdout.contains("fleet/t0.yaml is valid"), "{}", v.stdout);
+    assert!(
+        v.stderr.contains("1 of 2 manifests are invalid"),
+        "{}",
+        v.stderr
+    );
+    for e in &f.emulators {
+        assert!(e.shared().requests().is_empty(), "a request was sent");
+    }
+}
+
+#[test]
+fn two_targets_naming_the_same_project_at_the_same_endpoint_are_refused() {
+    let f = Fleet::new(1);
+    let text = std::fs::read_to_string(f.dir.path().join("fleet/t0.yaml")).expect("read");
+    // The same endpoint, with a trailing slash.
+    let text = text.replace(
+        &format!("endpoint: {}", f.emulators[0].url()),
+        &format!("endpoint: {}/", f.emulators[0].url().trim_end_matches('/')),
+    );
+    std::fs::write(f.dir.path().join("fleet/copy.yaml"), text).expect("write");
+    let run = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(1);
+    assert!(run.stderr.contains("are the same target"), "{}", run.stderr);
+    assert_eq!(f.deletes(0), 0);
+}
+
+#[test]
+fn targets_are_planned_concurrently_under_parallel_and_the_in_flight_bound() {
+    let overlap = |args: &[&str]| {
+        let gauge = Arc::new(Gauge::default());
+        let f = Fleet::with(4, |_, c| EmulatorConfig {
+            latency: std::time::Duration::from_millis(400),
+            gauge: Some(gauge.clone()),
+            ..c
+        });
+        let mut all = vec!["plan", "-f", "fleet"];
+        all.extend_from_slice(args);
+        f.run(&all).expect(0);
+        gauge.max()
+    };
+    assert_eq!(
+        overlap(&[]),
+        4,
+        "the default --parallel 8 plans all four at once"
+    );
+    assert_eq!(overlap(&["--parallel", "1"]), 1, "one target after another");
+    assert_eq!(
+        overlap(&["--parallel", "4", "--max-in-flight", "2"]),
+        2,
+        "one bound over every target's requests"
+    );
+}
+
+#[test]
+fn the_fleet_json_and_markdown_have_every_target_and_one_summary() {
+    let f = Fleet::new(2);
+    f.manifest(1, "guards: {max_delete: 1}\n");
+    let doc = json(
+        &f.run(&["plan", "-f", "fleet", "--format", "json"])
+            .expect(0),
+    );
+    assert_eq!(doc["format_version"], "1");
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2);
+    for (i, t) in targets.iter().enumerate() {
+        assert_eq!(t["manifest"]["path"], format!("fleet/t{i}.yaml"));
+        assert_eq!(t["project_id"], PID);
+        assert_eq!(
+            t["endpoint"],
+            format!("{}/", f.emulators[i].url().trim_end_matches('/'))
+        );
+        assert_eq!(t["region"], Value::Null);
+        assert_eq!(t["delete"].as_array().expect("delete").len(), 2);
+    }
+    assert_eq!(targets[0]["status"], "changes");
+    assert_eq!(targets[1]["status"], "refused");
+    let s = &doc["summary"];
+    assert_eq!(s["targets"], 2);
+    assert_eq!(s["delete"], 4);
+    assert_eq!(s["keep"], 2);
+    assert_eq!(s["targets_refused"], serde_json::json!(["fleet/t1.yaml"]));
+    assert_eq!(
+        s["targets_with_changes"],
+        serde_json::json!(["fleet/t0.yaml"])
+    );
+    // One target keeps today's document: no `targets`.
+    let one = json(
+        &f.run(&["plan", "-f", "fleet/t0.yaml", "--format", "json"])
+            .expect(0),
+    );
+    assert!(one.get("targets").is_none());
+    assert_eq!(one["delete"].as_array().expect("delete").len(), 2);
+
+    let md = f
+        .run(&["plan", "-f", "fleet", "--format", "markdown"])
+        .expect(0)
+        .stdout;
+    assert!(
+        md.starts_with("### dcs-reconcile plan: 2 targets, 4 instances to delete\n"),
+        "{md}"
+    );
+    assert!(md.contains("| fleet/t1.yaml | "), "{md}");
+    assert!(md.contains("| **refused** |"), "{md}");
+    assert!(md.contains("#### fleet/t0.yaml · project"), "{md}");
+    assert!(md.contains("###### To delete (2)"), "{md}");
+}
+
+#[test]
+fn apply_deletes_nothing_anywhere_when_one_target_cannot_be_planned() {
+    // Target 1's listing fails every time.
+    let f = Fleet::with(2, |i, c| EmulatorConfig {
+        faults: if i == 1 {
+            vec!["list:400".parse().expect("fault")]
+        } else {
+            Vec::new()
+        },
+        ..c
+    });
+    let run = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("1 of 2 targets could not be planned or are refused: fleet/t1.yaml"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("nothing was deleted in any target"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("=== [2/2] fleet/t1.yaml"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(f.deletes(0), 0);
+    assert_eq!(f.live(0).len(), 3);
+}
+
+#[test]
+fn a_refused_target_stops_the_fleet_and_keep_going_applies_the_others_with_exit_4() {
+    let f = Fleet::new(3);
+    f.manifest(1, "guards: {max_delete: 1}\n");
+    let refused = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(3);
+    assert!(
+        refused.stderr.contains("fleet/t1.yaml"),
+        "{}",
+        refused.stderr
+    );
+    for i in 0..3 {
+        assert_eq!(f.deletes(i), 0, "target {i}");
+    }
+    let kept = f
+        .run(&[
+            "apply",
+            "-f",
+            "fleet",
+            "--auto-approve",
+            "--keep-going",
+            "--format",
+            "json",
+        ])
+        .expect(4);
+    let doc = json(&kept);
+    assert_eq!(doc["exit_code"], 4);
+    let error = doc["error"].as_str().expect("error");
+    assert!(
+        error.contains("applied 2 of 3 targets; left out (--keep-going): fleet/t1.yaml"),
+        "{error}"
+    );
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1).len(), 3, "the refused target is untouched");
+    assert_eq!(f.live(2), vec!["id-2-keep"]);
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 3);
+    assert_eq!(targets[0]["summary"]["deleted"], 2);
+    assert_eq!(targets[1]["exit_code"], 3);
+    assert_eq!(
+        targets[1]["outcomes"].as_array().expect("outcomes").len(),
+        0
+    );
+    assert_eq!(doc["summary"]["deleted"], 4);
+    assert_eq!(
+        doc["summary"]["targets_at_fault"],
+        serde_json::json!(["fleet/t1.yaml"])
+    );
+}
+
+#[test]
+fn max_delete_total_guards_the_whole_run() {
+    let f = Fleet::new(2);
+    let plan = f
+        .run(&["plan", "-f", "fleet", "--max-delete-total", "3"])
+        .expect(0);
+    assert!(
+        plan.stdout.contains("Apply would refuse the whole run (exit 3): --max-delete-total 3: the run would delete 4 instances over 2 targets"),
+        "{}",
+        plan.stdout
+    );
+    let refused = f
+        .run(&[
+            "apply",
+            "-f",
+            "fleet",
+            "--auto-approve",
+            "--max-delete-total",
+            "3",
+        ])
+        .expect(3);
+    assert!(
+        refused.stderr.contains("nothing was deleted in any target"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
+    let applied = f
+        .run(&[
+            "apply",
+            "-f",
+            "fleet",
+            "--auto-approve",
+            "--max-delete-total",
+            "4",
+        ])
+        .expect(0);
+    assert!(
+        applied
+            .stdout
+            .contains("Fleet: 4 deleted, 0 failed; 2 of 2 targets without a fault."),
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1), vec!["id-1-keep"]);
+}
+
+#[test]
+fn a_saved_plan_of_several_targets_applies_each_and_is_refused_whole_when_one_is_stale() {
+    let f = Fleet::new(2);
+    f.run(&["plan", "-f", "fleet", "--out", "fleet.json"])
+        .expect(0);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(f.dir.path().join("fleet.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(saved["kind"], "fleet");
+    assert_eq!(saved["targets"].as_array().expect("targets").len(), 2);
+
+    // A target dropped from the file: refused.
+    let mut dropped = saved.clone();
+    dropped["targets"].as_array_mut().expect("targets").pop();
+    std::fs::write(f.dir.path().join("dropped.json"), dropped.to_string()).expect("write");
+    let run = f.run(&["apply", "--plan", "dropped.json"]).expect(1);
+    assert!(run.stderr.contains("fleet_sha256"), "{}", run.stderr);
+
+    // Target 1 changed since the plan: nothing is deleted in target 0 either.
+    f.emulators[1]
+        .shared()
+        .update_instances(|v| v.retain(|i| i.id != "id-1-a"));
+    let stale = f.run(&["apply", "--plan", "fleet.json"]).expect(3);
+    assert!(stale.stderr.contains("fleet/t1.yaml"), "{}", stale.stderr);
+    assert_eq!(f.deletes(0), 0);
+    assert_eq!(f.live(0).len(), 3);
+
+    // A fresh plan applies, checked against the files given with -f.
+    f.run(&["plan", "-f", "fleet", "--out", "fleet.json"])
+        .expect(0);
+    f.manifest(0, "guards: {max_delete: 5}\n");
+    let changed = f
+        .run(&["apply", "--plan", "fleet.json", "-f", "fleet"])
+        .expect(3);
+    assert!(
+        changed.stderr.contains("fleet/t0.yaml"),
+        "{}",
+        changed.stderr
+    );
+    f.manifest(0, "");
+    let applied = f
+        .run(&["apply", "--plan", "fleet.json", "-f", "fleet"])
+        .expect(0);
+    assert!(
+        applied.stdout.contains("Fleet: 3 deleted, 0 failed"),
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1), vec!["id-1-keep"]);
+}
+
+/// The documented shard of a target (docs/ci.md): SHA-256 of path NUL region NUL project,
+/// the first 8 bytes big-endian, modulo N.
+fn documented_shard(path: &str, region: &str, project: &str, n: u64) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{path}\0{region}\0{project}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % n
+}
+
+#[test]
+fn every_target_is_in_exactly_one_shard_the_documented_one() {
+    // One emulator serving any project: nine targets, nine project ids.
+    let emulator = Emulator::start(EmulatorConfig {
+        project_id: None,
+        ..signed(Vec::new())
+    })
+    .expect("emulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("m")).expect("mkdir");
+    let mut all = Vec::new();
+    for i in 0..9 {
+        let project = format!("{i:0>32}");
+        let name = format!("m/p{i}.yaml");
+        std::fs::write(
+            dir.path().join(&name),
+            format!("project_id: {project}\nendpoint: {}\ninstances: []\nguards: {{allow_empty: true}}\n", emulator.url()),
+        )
+        .expect("write");
+        all.push((name, project));
+    }
+    let env = vec![
+        ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+        ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+    ];
+    for n in 1..=7u64 {
+        let mut seen: Vec<String> = Vec::new();
+        for i in 0..n {
+            let shard = format!("{i}/{n}");
+            let run = run_in(
+                dir.path(),
+                &["plan", "-f", "m", "--format", "json", "--shard", &shard],
+                &env,
+            )
+            .expect(0);
+            let doc = json(&run);
+            assert_eq!(doc["shard"]["targets_in_all"], 9);
+            for t in doc["targets"].as_array().expect("targets") {
+                let path = t["manifest"]["path"].as_str().expect("path").to_owned();
+                let project = t["project_id"].as_str().expect("project");
+                assert_eq!(
+                    documented_shard(&path, "", project, n),
+                    i,
+                    "{path} in shard {shard}"
+                );
+                seen.push(path);
+            }
+        }
+        seen.sort();
+        let mut expected: Vec<String> = all.iter().map(|(p, _)| p.clone()).collect();
+        expected.sort();
+        assert_eq!(seen, expected, "N = {n}: every target exactly once");
+    }
+    let bad = run_in(dir.path(), &["plan", "-f", "m", "--shard", "3/3"], &env).expect(1);
+    assert!(
+        bad.stderr.contains("shard 3 of 3 does not exist"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn endpoint_and_project_flags_name_one_target_and_are_refused_for_several() {
+    let f = Fleet::new(2);
+    let run = f
+        .run(&["plan", "-f", "fleet", "--project-id", PID])
+        .expect(1);
+    assert!(
+        run.stderr.contains("--project-id names one target"),
+        "{}",
+        run.stderr
+    );
+}
