@@ -534,3 +534,181 @@ fn endpoint_and_project_flags_name_one_target_and_are_refused_for_several() {
         run.stderr
     );
 }
+
+fn wait_for(mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_signal_during_the_first_target_leaves_the_next_untouched_and_reports_both() {
+    let f = Fleet::with(2, |_, c| EmulatorConfig {
+        latency: std::time::Duration::from_millis(800),
+        ..c
+    });
+    let child = command_in(
+        f.dir.path(),
+        &["apply", "-f", "fleet", "--auto-approve", "--format", "json"],
+        &f.env,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let first = f.emulators[0].shared();
+    // Target 0's listing is answered and its DELETE is in flight.
+    wait_for(|| first.requests().iter().any(|r| r.method == "GET") && first.in_flight() > 0);
+    send_signal(child.id(), "TERM");
+    let run = run_of(child.wait_with_output().expect("wait"));
+    assert_eq!(run.code, 4, "a DELETE was sent: {run:?}");
+    assert_eq!(f.deletes(0), 1, "the batch in flight finishes");
+    assert_eq!(f.deletes(1), 0, "the next target is not started");
+    assert_eq!(f.live(1).len(), 3);
+    let doc = json(&run);
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0]["summary"]["deleted"], 2);
+    let second = targets[1]["error"].as_str().expect("second target's error");
+    assert!(second.contains("interrupted by SIGTERM"), "{second}");
+    assert!(
+        run.stderr
+            .contains("interrupted by SIGTERM: 2 of 4 planned deletions were not sent"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn one_confirmation_for_the_fleet_and_a_target_changed_meanwhile_stops_all() {
+    let f = Fleet::new(2);
+    let both_listed = || {
+        f.emulators
+            .iter()
+            .all(|e| e.shared().requests().iter().any(|r| r.method == "GET"))
+    };
+    let run = run_on_terminal(
+        f.dir.path(),
+        &["apply", "-f", "fleet"],
+        &f.env,
+        Some("yes"),
+        || {
+            if !both_listed() {
+                return false;
+            }
+            // While the question is open, target 1 changes.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            f.emulators[1]
+                .shared()
+                .update_instances(|v| v.retain(|i| i.id != "id-1-a"));
+            true
+        },
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Delete 4 instances in 2 targets, as planned above?"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("stale"), "{}", run.stdout);
+    assert_eq!(f.deletes(0) + f.deletes(1), 0, "nothing deleted anywhere");
+
+    let run = run_on_terminal(
+        f.dir.path(),
+        &["apply", "-f", "fleet"],
+        &f.env,
+        Some("yes"),
+        both_listed,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1), vec!["id-1-keep"]);
+}
+
+#[test]
+fn one_credential_fetch_and_one_iam_lookup_serve_every_target_of_a_region() {
+    const TEMP: (&str, &str, &str) = ("TEMPAKFLEET000000001", "temp-fleet-sk-0123", "temp-token");
+    let f = Fleet::with(3, |i, c| EmulatorConfig {
+        credentials: None,
+        metadata_credentials: Some((TEMP.0.into(), TEMP.1.into(), TEMP.2.into())),
+        iam_projects: (i == 0).then(|| vec![("cn-north-4".to_owned(), PID.to_owned())]),
+        ..c
+    });
+    for i in 0..3 {
+        // No project id: looked up in IAM by region.
+        let path = f.dir.path().join(format!("fleet/t{i}.yaml"));
+        let text = format!(
+            "region: cn-north-4\nendpoint: {}\nscope: {{name_prefix: ci-}}\ninstances:\n  - name: ci-{i}-keep\n",
+            f.emulators[i].url()
+        );
+        std::fs::write(path, text).expect("write");
+    }
+    let first = f.emulators[0].url();
+    let env = vec![
+        (
+            "DCS_RECONCILE_CREDENTIALS_SOURCE".to_owned(),
+            "metadata".to_owned(),
+        ),
+        ("DCS_RECONCILE_METADATA_ENDPOINT".to_owned(), first.clone()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT".to_owned(), first),
+    ];
+    let run = run_in(
+        f.dir.path(),
+        &["plan", "-f", "fleet", "--format", "json"],
+        &env,
+    )
+    .expect(0);
+    let doc = json(&run);
+    assert_eq!(doc["summary"]["delete"], 6, "{}", run.stdout);
+    for t in doc["targets"].as_array().expect("targets") {
+        assert_eq!(t["project_id"], PID);
+        assert_eq!(t["region"], "cn-north-4");
+    }
+    let shared = f.emulators[0].shared();
+    assert_eq!(
+        shared.metadata_fetches(),
+        1,
+        "one credential chain for the run"
+    );
+    let lookups = shared
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v3/projects")
+        .count();
+    assert_eq!(lookups, 1, "one IAM lookup for the region");
+}
+
+#[test]
+fn whoami_and_diff_cover_every_target() {
+    let f = Fleet::new(2);
+    let who = f.run(&["whoami", "-f", "fleet"]).expect(0);
+    assert!(
+        who.stdout.contains("=== [1/2] fleet/t0.yaml"),
+        "{}",
+        who.stdout
+    );
+    assert!(
+        who.stdout.contains("=== [2/2] fleet/t1.yaml"),
+        "{}",
+        who.stdout
+    );
+    assert_eq!(who.stdout.matches(AK).count(), 0, "the AK is masked");
+    let diff = f.run(&["diff", "-f", "fleet"]).expect(2);
+    assert!(
+        diff.stdout.contains("declared (fleet/t0.yaml)"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("declared (fleet/t1.yaml)"),
+        "{}",
+        diff.stdout
+    );
+    assert!(diff.stdout.contains("-ci-1-b  id-1-b"), "{}", diff.stdout);
+}
