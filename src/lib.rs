@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! cli (arguments) -> config (settings, no I/O) -> commands::<name>
+//!     fleet (the targets: manifests, regions, shard; planned concurrently, one per session)
 //!     manifest (YAML -> entries, rules)  +  session (identity, api::Client: signed listing)
 //!     -> plan (pure: delete / keep / protected / skip / out of scope / missing)
 //!     -> activity (pure: the Cloud Eye figures of the deletions; active or unknown -> skip)
@@ -24,6 +25,7 @@
 //! | `cli` | the clap-derive argument types; parsing only | a flag |
 //! | [`config`] | arguments + environment -> [`config::Config`] (no I/O): the `-f` policy, transport and retries, guard overrides, formats; endpoints and the region rule (`config::endpoint`), the credential chain (`config::credentials`), the credentials file (`config::ini`), target resolution (`config::target`) | a credential source |
 //! | `identity` | the resolved identity after the IAM project-id lookup | |
+//! | `fleet` | the targets of a run (`-f` repeated, directories, `regions:`), `--shard`, and planning them concurrently under one bound with one credential chain and IAM cache | |
 //! | `session` | one target's client; a fresh plan or a saved plan re-checked: a `Planned` | |
 //! | `commands` | one file per command (validate, plan, apply, wait, diff, export, whoami, emulator, schema), stringing the steps together; no prose | a command |
 //! | [`manifest`] | the only module that knows YAML: reading, validating, exporting `dcs.yaml`; its JSON Schema (`manifest::schema`) | a manifest key |
