@@ -353,3 +353,84 @@ pub fn fault_error(faults: &[(String, u8)], of: usize, consequence: &str) -> Err
         code,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(path: &str, region: Option<&str>, project: Option<&str>) -> Manifest {
+        let mut m = Manifest::empty(Path::new(path));
+        m.region = region.map(str::to_owned);
+        m.project_id = project.map(str::to_owned);
+        m
+    }
+
+    #[test]
+    fn the_shard_is_the_documented_hash_and_stays_put_when_targets_are_added() {
+        let m = manifest("/manifests/a.yaml", Some("cn-north-4"), None);
+        let digest = crate::util::sha256(b"/manifests/a.yaml\0cn-north-4\0");
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        for n in 1..=9u32 {
+            let expected = u64::from_be_bytes(first) % u64::from(n);
+            assert_eq!(u64::from(shard_of(&m, n)), expected, "N = {n}");
+        }
+        // The project id written in the manifest is part of the key; nothing else is.
+        let other = manifest("/manifests/a.yaml", Some("cn-north-4"), Some("p"));
+        let differs = (1..=64).any(|n| shard_of(&m, n) != shard_of(&other, n));
+        assert!(differs, "the project id is part of the key");
+        let mut with_rules = m.clone();
+        with_rules.text = "instances: []\n".to_owned();
+        for n in 1..=16 {
+            assert_eq!(shard_of(&m, n), shard_of(&with_rules, n));
+        }
+    }
+
+    #[test]
+    fn a_directory_gives_its_yaml_files_sorted_without_hidden_ones_or_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["b.yml", "a.yaml", ".hidden.yaml", "c.txt", "C.YAML"] {
+            std::fs::write(dir.path().join(name), "instances: []\n").expect("write");
+        }
+        std::fs::create_dir(dir.path().join("d.yaml")).expect("mkdir");
+        std::fs::create_dir(dir.path().join("..data")).expect("mkdir");
+        std::fs::write(dir.path().join("..data/e.yaml"), "instances: []\n").expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("..data/e.yaml", dir.path().join("e.yaml")).expect("link");
+        let files = files(&ManifestChoice::Given(vec![dir.path().to_path_buf()])).expect("files");
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        #[cfg(unix)]
+        assert_eq!(names, ["a.yaml", "b.yml", "e.yaml"]);
+        #[cfg(not(unix))]
+        assert_eq!(names, ["a.yaml", "b.yml"]);
+    }
+
+    #[test]
+    fn standard_input_is_read_once_and_a_file_once() {
+        let dash = ManifestChoice::Given(vec![PathBuf::from("-"), PathBuf::from("-")]);
+        let e = files(&dash).expect_err("twice");
+        assert!(e.to_string().contains("standard input"), "{e}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.yaml");
+        std::fs::write(&a, "instances: []\n").expect("write");
+        let twice = ManifestChoice::Given(vec![dir.path().to_path_buf(), a]);
+        let e = files(&twice).expect_err("twice");
+        assert!(e.to_string().contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn faults_exit_1_when_any_target_failed_and_3_when_all_were_refused() {
+        let refused = [("a".to_owned(), 3u8), ("b".to_owned(), 3)];
+        assert_eq!(fault_error(&refused, 4, "x").exit_code(), 3);
+        let mixed = [("a".to_owned(), 3u8), ("b".to_owned(), 1)];
+        let e = fault_error(&mixed, 4, "nothing was deleted");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.to_string(),
+            "2 of 4 targets could not be planned or are refused: a, b; nothing was deleted"
+        );
+    }
+}

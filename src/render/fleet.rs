@@ -409,3 +409,70 @@ pub(crate) fn write_fleet_json(w: &mut dyn Write, fleet: &Fleet<'_>) -> io::Resu
     };
     serde_json::to_writer_pretty(w, &doc).map_err(io::Error::other)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_escape_what_a_file_name_may_hold() {
+        let label = TargetLabel {
+            manifest: "envs/\u{1b}[2Jprod.yaml".to_owned(),
+            region: Some("cn-north-4".to_owned()),
+            project_id: Some("p".to_owned()),
+            endpoint: Some("https://dcs.example/".to_owned()),
+        };
+        assert!(!label.header().contains('\u{1b}'), "{}", label.header());
+        assert!(label.name().ends_with(" (cn-north-4)"));
+        assert_eq!(
+            label.header(),
+            format!(
+                "{} · region cn-north-4 · project p · https://dcs.example",
+                shown(&label.manifest)
+            )
+        );
+    }
+
+    #[test]
+    fn the_summary_adds_up_and_names_the_targets() {
+        let plan = Plan::default();
+        let ctx = PlanContext::default();
+        let refused_ctx = PlanContext {
+            refusals: vec!["max_delete".to_owned()],
+            ..PlanContext::default()
+        };
+        let error = Error::Usage("no".to_owned());
+        let labels: Vec<TargetLabel> = ["a", "b", "c"]
+            .iter()
+            .map(|m| TargetLabel {
+                manifest: (*m).to_owned(),
+                ..TargetLabel::default()
+            })
+            .collect();
+        let views = vec![
+            TargetView {
+                label: &labels[0],
+                result: Ok((&plan, &ctx)),
+            },
+            TargetView {
+                label: &labels[1],
+                result: Ok((&plan, &refused_ctx)),
+            },
+            TargetView {
+                label: &labels[2],
+                result: Err(&error),
+            },
+        ];
+        let s = fleet_summary(&views);
+        assert_eq!(
+            (s.targets, s.refused, s.errors, s.with_changes),
+            (3, 1, 1, 0)
+        );
+        assert_eq!(s.targets_refused, ["b"]);
+        assert_eq!(s.targets_with_errors, ["c"]);
+        assert_eq!(
+            summary_line(&s, Some(Shard { index: 1, count: 4 }), 9),
+            "Fleet: 3 targets (shard 1/4 of 9 in all), 0 to delete, 0 to keep, 1 target refused, 1 target with an error."
+        );
+    }
+}
