@@ -344,9 +344,18 @@ pub fn fault_error(faults: &[(String, u8)], of: usize, consequence: &str) -> Err
         crate::error::EXIT_GUARD
     };
     let names: Vec<&str> = faults.iter().map(|(n, _)| n.as_str()).collect();
+    let refused = faults
+        .iter()
+        .filter(|(_, c)| *c == crate::error::EXIT_GUARD)
+        .count();
+    let what = match refused {
+        0 => "could not be planned",
+        r if r == faults.len() => "are refused",
+        _ => "could not be planned or are refused",
+    };
     Error::Fleet {
         message: format!(
-            "{} of {of} targets could not be planned or are refused: {}; {consequence}",
+            "{} of {of} targets {what}: {}; {consequence}",
             faults.len(),
             names.join(", ")
         ),
@@ -431,6 +440,10 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "2 of 4 targets could not be planned or are refused: a, b; nothing was deleted"
+        );
+        assert_eq!(
+            fault_error(&[("a".to_owned(), 1)], 2, "x").to_string(),
+            "1 of 2 targets could not be planned: a; x"
         );
     }
 }

@@ -283,7 +283,7 @@ fn apply_deletes_nothing_anywhere_when_one_target_cannot_be_planned() {
     let run = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(1);
     assert!(
         run.stderr
-            .contains("1 of 2 targets could not be planned or are refused: fleet/t1.yaml"),
+            .contains("1 of 2 targets could not be planned: fleet/t1.yaml"),
         "{}",
         run.stderr
     );

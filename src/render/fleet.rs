@@ -236,7 +236,7 @@ pub(crate) fn fleet_text(w: &mut dyn Write, fleet: &Fleet<'_>) -> io::Result<()>
         target_header(w, n, views.len(), v.label)?;
         match v.result {
             Ok((plan, ctx)) => super::text::plan_text(w, plan, ctx)?,
-            Err(e) => writeln!(w, "error: {}", shown(&e.to_string()))?,
+            Err(e) => target_error(w, e)?,
         }
         writeln!(w)?;
     }
@@ -251,7 +251,13 @@ pub(crate) fn fleet_text(w: &mut dyn Write, fleet: &Fleet<'_>) -> io::Result<()>
 
 /// `error: …`: a target that could not be resolved or planned, in its section.
 pub(crate) fn target_error(w: &mut dyn Write, e: &Error) -> io::Result<()> {
-    writeln!(w, "error: {}", shown(&e.to_string()))
+    let text = e.to_string();
+    let mut lines = text.lines();
+    writeln!(w, "error: {}", shown(lines.next().unwrap_or_default()))?;
+    for line in lines {
+        writeln!(w, "{}", shown(line))?;
+    }
+    Ok(())
 }
 
 /// A blank line between two targets' sections.

@@ -392,7 +392,7 @@ impl Reporter for TextReporter<'_> {
         {
             t.faults.push(name);
         }
-        writeln!(self.out, "error: {}", shown(&why.to_string()))
+        super::fleet::target_error(self.out, why)
     }
 }
 
