@@ -269,6 +269,12 @@ fn every_example_manifest_validates_against_the_schema() {
     {
         manifests.push((format!("README.md yaml block {i}"), block));
     }
+    for (i, block) in yaml_blocks(&read(&root().join("docs/manifest.md")))
+        .into_iter()
+        .enumerate()
+    {
+        manifests.push((format!("docs/manifest.md yaml block {i}"), block));
+    }
     manifests.push(("the demo's manifest".to_owned(), demo_manifest()));
     assert!(manifests.len() >= 7, "{manifests:?}");
     for (name, text) in &manifests {
