@@ -1,11 +1,11 @@
 //! The `instances:` list.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::regions::Seen;
 use super::scalar::{EntryId, EntryName, Region, Text};
 use crate::model::Entry;
 
@@ -52,63 +52,6 @@ pub(super) struct EntrySeed<'s> {
     index: usize,
     ids: &'s mut Seen,
     names: &'s mut Seen,
-}
-
-/// The ids (or names) read so far, to refuse a repeat. An entry without `region:` belongs to
-/// every region, so it repeats any entry of the same key; entries of one region each repeat
-/// only entries of the same key and region. The maps for regions stay empty (and allocate
-/// nothing) in a manifest whose entries carry no `region:`.
-#[derive(Default)]
-pub(super) struct Seen {
-    everywhere: HashMap<String, usize>,
-    /// The first entry of each key that has a `region:`, and its region.
-    in_some_region: HashMap<String, (usize, String)>,
-    in_region: HashMap<(String, String), usize>,
-}
-
-impl Seen {
-    /// Records `key` for `region` at `index`; the earlier entry it repeats, if any, with the
-    /// words that explain the overlap when a region is involved.
-    fn insert(
-        &mut self,
-        key: String,
-        region: Option<&str>,
-        index: usize,
-    ) -> Option<(usize, String)> {
-        let Some(region) = region else {
-            // (The map is empty, and not looked in, when no entry has a region.)
-            if let Some((first, theirs)) = (!self.in_some_region.is_empty())
-                .then(|| self.in_some_region.get(&key))
-                .flatten()
-            {
-                return Some((
-                    *first,
-                    format!(
-                        " for region `{theirs}`, and an entry without `region:` belongs to \
-                         every region"
-                    ),
-                ));
-            }
-            return self
-                .everywhere
-                .insert(key, index)
-                .map(|first| (first, String::new()));
-        };
-        if let Some(&first) = self.everywhere.get(&key) {
-            return Some((
-                first,
-                format!(
-                    ", which has no `region:` and so belongs to every region, `{region}` included"
-                ),
-            ));
-        }
-        self.in_some_region
-            .entry(key.clone())
-            .or_insert_with(|| (index, region.to_owned()));
-        self.in_region
-            .insert((key, region.to_owned()), index)
-            .map(|first| (first, format!(" for region `{region}`")))
-    }
 }
 
 impl<'de> de::DeserializeSeed<'de> for EntrySeed<'_> {

@@ -5,6 +5,7 @@
 //! read again ([`locate`]), so that the error names the line of the key at fault. A manifest
 //! without `regions:` and without entry regions pays nothing for this.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -188,6 +189,63 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     }
 }
 
+/// The ids (or names) read so far, to refuse a repeat. An entry without `region:` belongs to
+/// every region, so it repeats any entry of the same key; entries of one region each repeat
+/// only entries of the same key and region. The maps for regions stay empty (and allocate
+/// nothing) in a manifest whose entries carry no `region:`.
+#[derive(Default)]
+pub(super) struct Seen {
+    everywhere: HashMap<String, usize>,
+    /// The first entry of each key that has a `region:`, and its region.
+    in_some_region: HashMap<String, (usize, String)>,
+    in_region: HashMap<(String, String), usize>,
+}
+
+impl Seen {
+    /// Records `key` for `region` at `index`; the earlier entry it repeats, if any, with the
+    /// words that explain the overlap when a region is involved.
+    pub(super) fn insert(
+        &mut self,
+        key: String,
+        region: Option<&str>,
+        index: usize,
+    ) -> Option<(usize, String)> {
+        let Some(region) = region else {
+            // (The map is empty, and not looked in, when no entry has a region.)
+            if let Some((first, theirs)) = (!self.in_some_region.is_empty())
+                .then(|| self.in_some_region.get(&key))
+                .flatten()
+            {
+                return Some((
+                    *first,
+                    format!(
+                        " for region `{theirs}`, and an entry without `region:` belongs to \
+                         every region"
+                    ),
+                ));
+            }
+            return self
+                .everywhere
+                .insert(key, index)
+                .map(|first| (first, String::new()));
+        };
+        if let Some(&first) = self.everywhere.get(&key) {
+            return Some((
+                first,
+                format!(
+                    ", which has no `region:` and so belongs to every region, `{region}` included"
+                ),
+            ));
+        }
+        self.in_some_region
+            .entry(key.clone())
+            .or_insert_with(|| (index, region.to_owned()));
+        self.in_region
+            .insert((key, region.to_owned()), index)
+            .map(|first| (first, format!(" for region `{region}`")))
+    }
+}
+
 /// A check made after parsing, to locate in the text by reading it again.
 #[derive(Clone, Copy)]
 pub(super) enum Check<'a> {
@@ -239,9 +297,11 @@ fn replaced_error(key: &str) -> String {
 pub(super) fn locate(text: &str, display: &str, check: Check<'_>) -> Error {
     let found = TopSeed(check).deserialize(serde_yaml::Deserializer::from_str(text));
     let fallback = match check {
-        Check::Replaced => replaced_error("region"),
-        Check::EntryRegions(listed) => {
-            entry_region_error("", listed).unwrap_or_else(|| "an entry's region".to_owned())
+        Check::Replaced => "`regions:` cannot be given with a top-level `region:`, \
+                            `project_id:`, `endpoint:` or `ces_endpoint:`"
+            .to_owned(),
+        Check::EntryRegions(_) => {
+            "an instance entry has a `region:` that `regions:` does not list".to_owned()
         }
     };
     match found {
