@@ -111,6 +111,12 @@ fn without_regions_the_manifest_is_its_one_target() -> Result<()> {
     assert_eq!(m.targets(), vec![m.clone()]);
     assert_eq!(m.clone().into_targets(), vec![m.clone()]);
     assert!(Manifest::empty(Path::new("x")).regions.is_empty());
+    // Consuming it copies nothing: the one target holds the very same buffers.
+    let (entries, text) = (m.instances.as_ptr(), m.text.as_ptr());
+    let targets = m.into_targets();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].instances.as_ptr(), entries);
+    assert_eq!(targets[0].text.as_ptr(), text);
     Ok(())
 }
 
