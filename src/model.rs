@@ -64,6 +64,9 @@ pub struct Entry {
     /// Matches every instance of exactly this name (when `id` is not given), or must equal the
     /// name of the instance with `id` (when it is).
     pub name: Option<String>,
+    /// `region:`: the entry belongs to this region of the manifest's `regions:` only; `None`
+    /// (the usual case, no allocation) means every region, or the manifest's one region.
+    pub region: Option<String>,
 }
 
 impl Entry {

@@ -414,3 +414,81 @@ fn deletion_idle_guards_and_ces_endpoint_validate() {
     }
     assert!(p.requests().is_empty());
 }
+
+/// A manifest for several regions validates; each of its errors exits 1 with one line naming
+/// the file and the line, and sends nothing.
+#[test]
+fn a_regions_manifest_validates_and_its_errors_name_the_line() {
+    let p = Project::new(sample());
+    let url = p.emulator.url();
+    let good = format!(
+        "regions:\n  - region: cn-north-4\n  - region: ap-southeast-1\n    project_id: {PID}\n    \
+         endpoint: {url}\nscope: {{name_prefix: ci-}}\nguards: {{allow_empty: true}}\n\
+         instances:\n  - name: shared-cache\n  - name: eu-only\n    region: ap-southeast-1\n  \
+         - name: eu-only\n    region: cn-north-4\n"
+    );
+    p.write("fleet.yaml", &good);
+    let run = p.run(&["validate", "-f", "fleet.yaml"]).expect(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let head = "regions:\n  - region: cn-north-4\n  - region: ap-southeast-1\n";
+    for (text, location, message) in [
+        (
+            format!("{head}region: cn-north-4\ninstances: []\n"),
+            "fleet.yaml:4:9: region: ",
+            "`region:` cannot be given with `regions:`",
+        ),
+        (
+            format!("instances: []\nendpoint: {url}\n{head}"),
+            "fleet.yaml:2:11: endpoint: ",
+            "`endpoint:` cannot be given with `regions:`",
+        ),
+        (
+            "instances: []\nregions: []\n".to_owned(),
+            "fleet.yaml:2:",
+            "`regions:` is empty",
+        ),
+        (
+            format!("{head}  - region: cn-north-4\ninstances: []\n"),
+            "fleet.yaml:4:5: regions[2]: ",
+            "region `cn-north-4` is listed twice",
+        ),
+        (
+            format!("{head}  - project_id: {PID}\ninstances: []\n"),
+            "fleet.yaml:4:5: regions[2]: ",
+            "a `regions:` item needs `region:`",
+        ),
+        (
+            format!("{head}    zone: a\ninstances: []\n"),
+            "fleet.yaml:3:5: regions[1]: ",
+            "unknown key `zone` in a `regions:` item",
+        ),
+        (
+            format!("{head}instances:\n  - name: a\n    region: eu-west-101\n"),
+            "fleet.yaml:6:13: instances[0].region: ",
+            "region `eu-west-101` is not listed in `regions:` (`cn-north-4`, `ap-southeast-1`)",
+        ),
+        (
+            "region: cn-north-4\ninstances:\n  - {name: a, region: cn-north-4}\n".to_owned(),
+            "fleet.yaml:3:",
+            "the manifest has no `regions:`; for the manifest's one region use `region:` at the top",
+        ),
+        (
+            format!("{head}instances:\n  - name: a\n  - name: a\n    region: cn-north-4\n"),
+            "fleet.yaml:6:5: instances[1]: ",
+            "duplicate entry: name `a` is already declared by instances[0], which has no \
+             `region:` and so belongs to every region, `cn-north-4` included",
+        ),
+    ] {
+        p.write("fleet.yaml", &text);
+        let run = p.run(&["validate", "-f", "fleet.yaml"]).expect(1);
+        assert!(run.stdout.is_empty(), "{text}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with(&format!("error: {location}")),
+            "{text}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(message), "{text}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{text}: {}", run.stderr);
+    }
+    assert!(p.requests().is_empty());
+}

@@ -119,6 +119,13 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, errors: &mut Vec<String>)
                     }
                 }
             }
+            "minItems" => {
+                if let (Some(a), Some(min)) = (v.as_array(), kw.as_u64())
+                    && (a.len() as u64) < min
+                {
+                    fail(format!("{} items, minItems {min}", a.len()));
+                }
+            }
             "dependentRequired" => {
                 if let Some(o) = v.as_object() {
                     for (key, needs) in kw.as_object().expect("dependentRequired") {
@@ -262,6 +269,12 @@ fn every_example_manifest_validates_against_the_schema() {
     {
         manifests.push((format!("README.md yaml block {i}"), block));
     }
+    for (i, block) in yaml_blocks(&read(&root().join("docs/manifest.md")))
+        .into_iter()
+        .enumerate()
+    {
+        manifests.push((format!("docs/manifest.md yaml block {i}"), block));
+    }
     manifests.push(("the demo's manifest".to_owned(), demo_manifest()));
     assert!(manifests.len() >= 7, "{manifests:?}");
     for (name, text) in &manifests {
@@ -301,6 +314,18 @@ fn unknown_keys_and_wrong_types_are_refused_by_both() {
         "instances: [{name: ' a'}]\n",
         "region: cn-north-4\n",
         "- name: a\n",
+        "instances: []\nregions: []\n",
+        "instances: []\nregions: [{project_id: abc}]\n",
+        "instances: []\nregions: [{region: a, zone: b}]\n",
+        "instances: []\nregions: [{region: a, endpoint: [x]}]\n",
+        "instances: []\nregions: [cn-north-4]\n",
+        "instances: []\nregion: a\nregions: [{region: b}]\n",
+        "instances: []\nproject_id: abc\nregions: [{region: b}]\n",
+        "instances: []\nendpoint: 'https://x.example.com'\nregions: [{region: b}]\n",
+        "instances: []\nces_endpoint: 'https://x.example.com'\nregions: [{region: b}]\n",
+        "instances: [{name: a, region: b}]\n",
+        "region: a\ninstances: [{name: a, region: a}]\n",
+        "regions: [{region: a}]\ninstances: [{name: a, region: [a]}]\n",
     ] {
         let e = errors(&schema, bad);
         assert!(!e.is_empty(), "the schema accepts {bad:?}");
@@ -394,8 +419,8 @@ fn expected_keys(error: &str) -> BTreeSet<String> {
 fn the_schema_has_exactly_the_keys_the_parser_accepts() {
     let schema = schema();
     let objects = objects(&schema);
-    // The root, instances[], scope, protect[], guards and deletion.
-    assert!(objects.len() >= 6, "{objects:?}");
+    // The root, regions[], instances[], scope, protect[], guards and deletion.
+    assert!(objects.len() >= 7, "{objects:?}");
     for (path, props) in &objects {
         let keys: BTreeSet<String> = props.keys().cloned().collect();
         // Each key of the schema is accepted by `validate` (with a value of its type, plus
@@ -408,6 +433,10 @@ fn the_schema_has_exactly_the_keys_the_parser_accepts() {
             if key == "require_recoverable" {
                 inner.push_str(", recycle_bin: true");
             }
+            let in_regions = path.first().is_some_and(|(k, _)| k == "regions");
+            if in_regions && key != "region" {
+                inner.push_str(", region: abc");
+            }
             let text = match (path.is_empty(), key.as_str()) {
                 (true, "instances") => "instances: []\n".to_owned(),
                 (true, "scope") => "{instances: [], scope: {name_prefix: ci-}}\n".to_owned(),
@@ -416,6 +445,11 @@ fn the_schema_has_exactly_the_keys_the_parser_accepts() {
                     "{instances: [], deletion: {recycle_bin: false}}\n".to_owned()
                 }
                 (true, "protect") => "{instances: [], protect: [{name: 'prod-*'}]}\n".to_owned(),
+                (true, "regions") => "{instances: [], regions: [{region: abc}]}\n".to_owned(),
+                // An entry's region must be one of `regions:`.
+                (false, "region") if !in_regions => {
+                    "{regions: [{region: abc}], instances: [{name: a, region: abc}]}\n".to_owned()
+                }
                 (true, _) => format!("{{instances: [], {inner}}}\n"),
                 (false, _) => manifest_at(path, &format!("{{{inner}}}")),
             };
@@ -439,5 +473,23 @@ fn the_schema_has_exactly_the_keys_the_parser_accepts() {
             "under {path:?}: the parser's keys (left) differ from the schema's (right): {error}"
         );
         assert!(!errors(&schema, &text).is_empty(), "{text}");
+    }
+}
+
+#[test]
+fn a_manifest_for_several_regions_is_accepted_by_both() {
+    let schema = schema();
+    for good in [
+        "regions:\n  - region: cn-north-4\n  - region: ap-southeast-1\n    project_id: \
+         0123456789abcdef0123456789abcdef\n    endpoint: http://127.0.0.1:8081\n    \
+         ces_endpoint: http://127.0.0.1:8082\nscope: {name_prefix: ci-}\nguards: \
+         {allow_empty: true}\ninstances:\n  - name: shared-cache\n  - name: eu-only\n    \
+         region: ap-southeast-1\n",
+        "regions: [{region: a}]\ninstances: []\n",
+        "instances: [{name: x, region: a}, {name: x, region: b}]\nregions: [{region: a}, {region: b}]\n",
+    ] {
+        let e = errors(&schema, good);
+        assert!(e.is_empty(), "{good}: {e:?}");
+        assert_eq!(validate(good), Ok(()), "{good}");
     }
 }

@@ -18,11 +18,14 @@
 mod entries;
 mod export;
 mod limits;
+mod regions;
 mod rules;
 mod scalar;
 pub mod schema;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_regions;
 #[cfg(test)]
 mod tests_settings;
 
@@ -35,9 +38,11 @@ use crate::model::{Entry, Rules};
 
 pub use export::{Export, export_manifest, export_text};
 pub use limits::MAX_MANIFEST_BYTES;
+pub use regions::RegionTarget;
 
 use entries::Instances;
 use limits::{MAX_FLOW_DEPTH, is_empty_document, too_deep};
+use regions::{Check, RegionList};
 use rules::{ProtectList, RawDeletion, RawGuards, RawScope};
 use scalar::{CesEndpoint, Endpoint, ProjectId, Region, Text};
 
@@ -76,6 +81,10 @@ pub struct Manifest {
     pub endpoint: Option<String>,
     /// `ces_endpoint`, the Cloud Eye endpoint overriding the region's (checked like `endpoint`).
     pub ces_endpoint: Option<String>,
+    /// `regions`: the regions the manifest is for, instead of `region`, `project_id`,
+    /// `endpoint` and `ces_endpoint` (empty when the key is absent). See
+    /// [`Manifest::targets`].
+    pub regions: Vec<RegionTarget>,
     /// `instances`: what should exist.
     pub instances: Vec<Entry>,
     /// `scope`, `protect`, `guards` and `deletion`.
@@ -95,6 +104,7 @@ impl Manifest {
             region: None,
             endpoint: None,
             ces_endpoint: None,
+            regions: Vec::new(),
             instances: Vec::new(),
             rules: Rules::default(),
             sha256: String::new(),
@@ -183,12 +193,29 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
                 .to_owned(),
         )
     })?;
+    let regions = raw.regions.map(|r| r.0).unwrap_or_default();
+    if !regions.is_empty()
+        && (raw.region.is_some()
+            || raw.project_id.is_some()
+            || raw.endpoint.is_some()
+            || raw.ces_endpoint.is_some())
+    {
+        return Err(regions::locate(text, &display, Check::Replaced));
+    }
+    if regions::entries_misplaced(&instances.0, &regions) {
+        return Err(regions::locate(
+            text,
+            &display,
+            Check::EntryRegions(&regions),
+        ));
+    }
     Ok(Manifest {
         path: path.to_path_buf(),
         project_id: raw.project_id.map(|v| v.0),
         region: raw.region.map(|v| v.0),
         endpoint: raw.endpoint.map(|v| v.0),
         ces_endpoint: raw.ces_endpoint.map(|v| v.0),
+        regions,
         instances: instances.0,
         rules: Rules {
             scope: match raw.scope.map(RawScope::into_scope) {
@@ -285,6 +312,8 @@ struct RawManifest {
     endpoint: Option<Text<Endpoint>>,
     #[serde(default, deserialize_with = "present")]
     ces_endpoint: Option<Text<CesEndpoint>>,
+    #[serde(default, deserialize_with = "present")]
+    regions: Option<RegionList>,
     instances: Option<Instances>,
     #[serde(default, deserialize_with = "present")]
     scope: Option<RawScope>,

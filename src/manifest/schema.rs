@@ -5,8 +5,8 @@
 //! (`tests/schema.rs`): every key of the schema is fed to `validate`, every key the parser
 //! names in its "expected …" errors is in the schema, the examples validate, and manifests
 //! with an unknown key or a wrong type are refused by both. The parser stays the authority:
-//! a few of its checks (duplicate entries, regular expressions that select everything, glob
-//! syntax, endpoint URLs) are not expressible here, so a file the schema accepts can still be
+//! a few of its checks (duplicate entries and regions, entry regions that are not listed,
+//! regular expressions that select everything, glob syntax, endpoint URLs) are not expressible here, so a file the schema accepts can still be
 //! refused by `validate`, never the other way round for the shapes the schema describes.
 //!
 //! Text values (names, ids, tag keys and values, …) are read from the scalar's source text,
@@ -21,6 +21,20 @@ pub const SCHEMA: &str = r##"{
   "type": "object",
   "additionalProperties": false,
   "required": ["instances"],
+  "anyOf": [
+    {
+      "description": "A manifest for one region: no `regions`, and no entry with `region`.",
+      "properties": {
+        "regions": false,
+        "instances": {"items": {"properties": {"region": false}}}
+      }
+    },
+    {
+      "description": "A manifest for several regions: `regions`, and none of the keys it replaces.",
+      "required": ["regions"],
+      "properties": {"region": false, "project_id": false, "endpoint": false, "ces_endpoint": false}
+    }
+  ],
   "properties": {
     "project_id": {
       "$ref": "#/$defs/text",
@@ -38,6 +52,22 @@ pub const SCHEMA: &str = r##"{
       "$ref": "#/$defs/text",
       "description": "The Cloud Eye endpoint for the idle guards, overriding the region's; checked like endpoint."
     },
+    "regions": {
+      "description": "Several regions, each a target with the same rules, instead of region, project_id, endpoint and ces_endpoint.",
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["region"],
+        "properties": {
+          "region": {"$ref": "#/$defs/text", "description": "The region, e.g. cn-north-4 (listed once)."},
+          "project_id": {"$ref": "#/$defs/text", "description": "Its project id; else looked up in IAM by region."},
+          "endpoint": {"$ref": "#/$defs/text", "description": "Its DCS endpoint, overriding the region's, as the top-level endpoint."},
+          "ces_endpoint": {"$ref": "#/$defs/text", "description": "Its Cloud Eye endpoint, as the top-level ces_endpoint."}
+        }
+      }
+    },
     "instances": {
       "description": "The instances that should exist, by name, by id or both. An empty list is [] (see guards.allow_empty).",
       "type": "array",
@@ -47,7 +77,8 @@ pub const SCHEMA: &str = r##"{
         "minProperties": 1,
         "properties": {
           "name": {"$ref": "#/$defs/text", "description": "Keeps every live instance of exactly this name."},
-          "id": {"$ref": "#/$defs/text", "description": "Keeps this instance only (ids compare without regard to case)."}
+          "id": {"$ref": "#/$defs/text", "description": "Keeps this instance only (ids compare without regard to case)."},
+          "region": {"$ref": "#/$defs/text", "description": "Only in this region of `regions` (without it, in every region)."}
         }
       }
     },

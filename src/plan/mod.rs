@@ -435,6 +435,7 @@ mod tests {
             index,
             id: None,
             name: Some(name.to_owned()),
+            region: None,
         }
     }
 
@@ -443,6 +444,7 @@ mod tests {
             index,
             id: Some(id.to_owned()),
             name: None,
+            region: None,
         }
     }
 
@@ -451,6 +453,7 @@ mod tests {
             index,
             id: Some(id.to_owned()),
             name: Some(name.to_owned()),
+            region: None,
         }
     }
 
@@ -1010,11 +1013,13 @@ mod tests {
                             index: out.len(),
                             id: Some(format!("id-{i}")),
                             name: None,
+                            region: None,
                         },
                         (None, Some(n)) => Entry {
                             index: out.len(),
                             id: None,
                             name: Some(NAMES[n].to_owned()),
+                            region: None,
                         },
                         (None, None) => continue,
                     };

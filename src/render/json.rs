@@ -403,6 +403,7 @@ mod tests {
                 index: 0,
                 id: Some("x".to_owned()),
                 name: None,
+                region: None,
             }],
             declared: 1,
             ..Plan::default()

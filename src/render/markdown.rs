@@ -236,6 +236,7 @@ mod tests {
                 index: 0,
                 id: None,
                 name: Some("caf\u{200b}e|x".to_owned()),
+                region: None,
             }],
             declared: 1,
             ..Plan::default()

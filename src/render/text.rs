@@ -332,6 +332,7 @@ mod tests {
                 index: 1,
                 id: None,
                 name: Some("zz".to_owned()),
+                region: None,
             }],
             declared: 2,
             ..Plan::default()
