@@ -67,8 +67,7 @@ pub fn only(selection: Selection) -> Result<Manifest> {
 
 /// The targets of one manifest: itself, or one per entry of its `regions:`.
 fn targets_of(m: Manifest) -> Vec<Manifest> {
-    // MERGE: regions
-    vec![m]
+    m.into_targets()
 }
 
 /// The files `choice` names: files as given, directories expanded to their `*.yaml` and

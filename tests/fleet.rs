@@ -712,3 +712,92 @@ fn whoami_and_diff_cover_every_target() {
     );
     assert!(diff.stdout.contains("-ci-1-b  id-1-b"), "{}", diff.stdout);
 }
+
+/// A manifest listing the fleet's emulators as `regions:` (region `r<i>` -> emulator `i`),
+/// with entries for every region and for one.
+fn regions_manifest(f: &Fleet, entries: &str) -> PathBuf {
+    let mut text = String::from("regions:\n");
+    for (i, e) in f.emulators.iter().enumerate() {
+        text.push_str(&format!(
+            "  - region: cn-north-{}\n    project_id: {PID}\n    endpoint: {}\n",
+            i + 1,
+            e.url()
+        ));
+    }
+    text.push_str(&format!(
+        "scope: {{name_prefix: ci-}}\ninstances:\n{entries}"
+    ));
+    let path = f.dir.path().join("regions.yaml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn a_manifest_with_regions_is_a_target_per_region_with_its_own_entries() {
+    let f = Fleet::new(2);
+    // ci-0-keep is kept everywhere it exists; ci-1-a only in cn-north-2 (emulator 1), and
+    // ci-1-keep is declared for cn-north-1 only, so it is surplus in cn-north-2.
+    regions_manifest(
+        &f,
+        "  - name: ci-0-keep\n  - name: ci-1-a\n    region: cn-north-2\n  - name: ci-1-keep\n    region: cn-north-1\n",
+    );
+    let doc = json(
+        &f.run(&["plan", "-f", "regions.yaml", "--format", "json"])
+            .expect(0),
+    );
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2);
+    let deleted = |t: &Value| -> Vec<String> {
+        let mut v: Vec<String> = t["delete"]
+            .as_array()
+            .expect("delete")
+            .iter()
+            .map(|d| d["name"].as_str().expect("name").to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(targets[0]["region"], "cn-north-1");
+    assert_eq!(deleted(&targets[0]), ["ci-0-a", "ci-0-b"]);
+    assert_eq!(targets[1]["region"], "cn-north-2");
+    assert_eq!(deleted(&targets[1]), ["ci-1-b", "ci-1-keep"]);
+    // Missing entries are those of the target's own region only.
+    let missing: Vec<&str> = targets[0]["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(missing, ["ci-1-keep"], "ci-1-a belongs to cn-north-2 only");
+
+    // Saved, then applied: each region's own deletions.
+    f.run(&["plan", "-f", "regions.yaml", "--out", "regions.json"])
+        .expect(0);
+    f.run(&["apply", "--plan", "regions.json", "-f", "regions.yaml"])
+        .expect(0);
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1), vec!["id-1-a"]);
+}
+
+#[test]
+fn two_regions_naming_the_same_endpoint_and_project_are_refused() {
+    let f = Fleet::new(1);
+    let url = f.emulators[0].url();
+    std::fs::write(
+        f.dir.path().join("twice.yaml"),
+        format!(
+            "regions:\n  - region: cn-north-1\n    project_id: {PID}\n    endpoint: {url}\n  - region: cn-north-2\n    project_id: {PID}\n    endpoint: {url}\ninstances: []\nguards: {{allow_empty: true}}\n"
+        ),
+    )
+    .expect("write");
+    let run = f
+        .run(&["apply", "-f", "twice.yaml", "--auto-approve"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("twice.yaml (cn-north-1) and twice.yaml (cn-north-2) are the same target"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(f.deletes(0), 0);
+}

@@ -187,7 +187,8 @@ async fn saved_plan(
         saved.manifest_text.as_bytes(),
         Path::new(&saved.doc.manifest.path),
     )
-    .map_err(|e| Error::Usage(format!("{origin}: the saved manifest is invalid: {e}")))?;
+    .map_err(|e| Error::Usage(format!("{origin}: the saved manifest is invalid: {e}")))
+    .and_then(|m| super::apply_fleet::region_of(m, saved.doc.region.as_deref(), origin))?;
 
     // The file merged must be the file reviewed.
     if let Some(file) = manifest_file {

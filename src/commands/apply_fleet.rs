@@ -148,12 +148,11 @@ fn saved_label(m: &Manifest, saved: &SavedPlan) -> crate::render::fleet::TargetL
 }
 
 /// The target of `region` among a saved manifest's targets.
-fn region_of(m: Manifest, region: Option<&str>, at: &str) -> Result<Manifest> {
-    // MERGE: regions
-    if true {
+pub(crate) fn region_of(m: Manifest, region: Option<&str>, at: &str) -> Result<Manifest> {
+    if m.regions.is_empty() {
         return Ok(m);
     }
-    vec![m]
+    m.into_targets()
         .into_iter()
         .find(|t| t.region.as_deref() == region)
         .ok_or_else(|| {

@@ -22,6 +22,19 @@ fn refuse_existing(e: &ExportConfig) -> Result<()> {
 pub(crate) async fn run(cfg: &Config, e: &ExportConfig, env: &Env, io: &mut Io<'_>) -> Result<u8> {
     refuse_existing(e)?;
     let source = optional_manifest(&e.manifest, "the command line")?;
+    if !source.regions.is_empty() && e.region.is_none() {
+        return Err(Error::Usage(format!(
+            "{} lists `regions:`; export writes the manifest of one target: pass --region \
+             REGION (one of {})",
+            source.path.display(),
+            source
+                .regions
+                .iter()
+                .map(|r| r.region.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     // `--region` names the target: it replaces the manifest's region and endpoint.
     let source = match &e.region {
         Some(region) => Manifest {

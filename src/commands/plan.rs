@@ -62,7 +62,8 @@ async fn single(
             &manifest.text,
             planned.overrides,
             key(cfg),
-            None,
+            // Which of the manifest's `regions:` this plan is of (read back by apply).
+            manifest.region.as_deref(),
         )
         .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?;
         write_file(out, &text)?;

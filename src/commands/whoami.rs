@@ -47,9 +47,11 @@ pub(crate) async fn run(
     env: &Env,
     io: &mut Io<'_>,
 ) -> Result<u8> {
+    let default_missing = matches!(choice, ManifestChoice::Default)
+        && !std::path::Path::new(crate::config::DEFAULT_MANIFEST).exists();
     let manifests = match choice {
-        ManifestChoice::Default => vec![optional_manifest(choice, "the command line")?],
-        ManifestChoice::Given(_) => {
+        _ if default_missing => vec![optional_manifest(choice, "the command line")?],
+        _ => {
             let selection = fleet::select(choice, cfg.fleet.shard)?;
             if selection.is_fleet() {
                 fleet::check_single_target_flags(cfg, &selection)?;
