@@ -302,6 +302,23 @@ async fn tail(
             .deleting(planned.plan.delete.len())
             .map_err(report::write_error)?;
     }
+    match delete_and_wait(session, planned, a, interrupt, reporter).await {
+        Some(e) => Err(e),
+        None => Ok(EXIT_OK),
+    }
+}
+
+/// Deletes `planned`'s instances (and with `--wait` waits for them to leave the listing):
+/// the error the outcome ends with, if any. From the first DELETE on, every error is the
+/// outcome's (exit 4, or 130/143 when a signal came before anything was sent), never 1:
+/// a report that cannot be written is logged, not returned.
+pub(crate) async fn delete_and_wait(
+    session: &Session,
+    planned: &Planned,
+    a: &ApplyConfig,
+    interrupt: &Interrupt,
+    reporter: &mut dyn Reporter,
+) -> Option<Error> {
     let mut write_failed = None;
     let applied = crate::apply::apply(&planned.plan, &session.client, interrupt, |i, o| {
         if let Err(e) = reporter.outcome(i, o) {
@@ -309,8 +326,6 @@ async fn tail(
         }
     })
     .await;
-    // From here on deletions may have been sent: every error below ends with the outcome's
-    // exit code (0 or 4, or 130/143 when a signal came before anything was sent), never 1.
     if let Some(e) = write_failed {
         tracing::error!("could not write every outcome line: {e}");
     }
@@ -318,18 +333,17 @@ async fn tail(
         tracing::error!("could not write the apply summary: {e}");
     }
     if let Some(e) = applied.error() {
-        return Err(e);
+        return Some(e);
     }
-    if let Some((timeout, interval)) = a.wait {
-        super::wait::wait_gone(
-            &session.client,
-            applied.gone_or_going(),
-            timeout,
-            interval,
-            interrupt,
-            reporter,
-        )
-        .await?;
-    }
-    Ok(EXIT_OK)
+    let (timeout, interval) = a.wait?;
+    super::wait::wait_gone(
+        &session.client,
+        applied.gone_or_going(),
+        timeout,
+        interval,
+        interrupt,
+        reporter,
+    )
+    .await
+    .err()
 }

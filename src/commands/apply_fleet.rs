@@ -314,38 +314,9 @@ async fn tail(run: Run<'_, '_>, plans: Vec<TargetPlan>, saved: bool) -> Result<u
         {
             tracing::error!("could not write the report: {e}");
         }
-        let mut write_failed = None;
-        let applied = crate::apply::apply(&planned.plan, &session.client, interrupt, |i, o| {
-            if let Err(e) = reporter.outcome(i, o) {
-                write_failed.get_or_insert(e);
-            }
-        })
-        .await;
-        // From here on deletions may have been sent: report errors end in the outcome's
-        // exit code, never 1.
-        if let Some(e) = write_failed {
-            tracing::error!("could not write every outcome line: {e}");
-        }
-        if let Err(e) = reporter.applied(&applied) {
-            tracing::error!("could not write the apply summary: {e}");
-        }
-        let mut error = applied.error();
+        let error = super::apply::delete_and_wait(session, planned, a, interrupt, reporter).await;
         if let Some(Error::Interrupted { not_sent: ns, .. }) = &error {
             not_sent = not_sent.saturating_add(*ns);
-        }
-        if error.is_none()
-            && let Some((timeout, interval)) = a.wait
-            && let Err(e) = super::wait::wait_gone(
-                &session.client,
-                applied.gone_or_going(),
-                timeout,
-                interval,
-                interrupt,
-                reporter,
-            )
-            .await
-        {
-            error = Some(e);
         }
         if let Some(e) = error {
             if let Err(w) = reporter.target_failed(&e) {
