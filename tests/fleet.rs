@@ -185,6 +185,18 @@ fn two_targets_naming_the_same_project_at_the_same_endpoint_are_refused() {
     std::fs::write(f.dir.path().join("fleet/copy.yaml"), text).expect("write");
     let run = f.run(&["apply", "-f", "fleet", "--auto-approve"]).expect(1);
     assert!(run.stderr.contains("are the same target"), "{}", run.stderr);
+    // The JSON report is the fleet's even when no target got as far as its section.
+    let doc = json(
+        &f.run(&["apply", "-f", "fleet", "--auto-approve", "--format", "json"])
+            .expect(1),
+    );
+    assert_eq!(doc["targets"], serde_json::json!([]));
+    assert!(
+        doc["error"]
+            .as_str()
+            .expect("error")
+            .contains("are the same target")
+    );
     assert_eq!(f.deletes(0), 0);
 }
 

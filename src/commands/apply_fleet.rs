@@ -30,6 +30,7 @@ pub(crate) struct Run<'r, 'w> {
 
 /// A fresh plan of every selected target.
 pub(crate) async fn fresh(run: Run<'_, '_>, env: &Env, selection: Selection) -> Result<u8> {
+    run.reporter.fleet();
     fleet::check_single_target_flags(run.cfg, &selection)?;
     let plans = fleet::plan_all(run.cfg, env, selection.targets, run.a.overrides).await?;
     tail(run, plans, false).await
@@ -44,6 +45,7 @@ pub(crate) async fn saved(
     targets: Vec<(SavedPlan, Signature)>,
     given: &[PathBuf],
 ) -> Result<u8> {
+    run.reporter.fleet();
     if run.cfg.endpoint.is_some() || run.cfg.project_id.is_some() {
         return Err(Error::Usage(format!(
             "--endpoint and --project-id name one target, but the saved plan {origin} has {}; \

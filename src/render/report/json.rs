@@ -146,6 +146,10 @@ impl Reporter for JsonReporter<'_> {
         Ok(())
     }
 
+    fn fleet(&mut self) {
+        self.fleet = true;
+    }
+
     fn target(&mut self, _n: usize, _of: usize, label: &TargetLabel) -> io::Result<()> {
         self.fleet = true;
         self.at = match self.targets.iter().position(|t| t.label == *label) {

@@ -71,6 +71,9 @@ pub(crate) trait Reporter {
     fn wait(&mut self, event: WaitEvent<'_>) -> io::Result<()>;
     /// The run ends with `result`.
     fn finish(&mut self, result: &Result<u8>) -> io::Result<()>;
+    /// The run is over several targets: its report is the fleet's, even when it fails before
+    /// any target's section starts.
+    fn fleet(&mut self) {}
     /// A run over several targets: the section of target `n` (0-based) of `of` starts; what
     /// follows is about it, until the next one.
     fn target(&mut self, n: usize, of: usize, label: &TargetLabel) -> io::Result<()>;
