@@ -310,6 +310,9 @@ fn skip_reason(
     None
 }
 
+/// How many instances are moved into the plan between two shrinkings of the listing.
+const RELEASE_EVERY: usize = 4096;
+
 /// Plans the reconciliation of `live` against the manifest's `entries` and `rules`, at time
 /// `now` (for `min_age`). The instances move into the plan (for a large project the listing is
 /// the biggest value the tool holds; this keeps one copy of it).
@@ -367,7 +370,17 @@ pub fn plan(
         declared: entries.len(),
         ..Plan::default()
     };
-    for (instance, place) in live.into_iter().zip(places) {
+    // The instances are moved from the back of the listing, which is shrunk as it empties: its
+    // memory goes back while the plan's lists fill, instead of both being held at the end.
+    // The lists are reversed afterwards (and sorted anyway), so the order is unchanged.
+    let (mut live, mut places) = (live, places);
+    let mut moved = 0usize;
+    while let (Some(instance), Some(place)) = (live.pop(), places.pop()) {
+        moved = moved.wrapping_add(1);
+        if moved % RELEASE_EVERY == 0 {
+            live.shrink_to_fit();
+            places.shrink_to_fit();
+        }
         match place {
             Place::OutOfScope => plan.out_of_scope.push(instance),
             Place::Keep(index) => {
@@ -403,6 +416,12 @@ pub fn plan(
             }),
         }
     }
+    drop((live, places));
+    plan.delete.reverse();
+    plan.keep.reverse();
+    plan.protected.reverse();
+    plan.skip.reverse();
+    plan.out_of_scope.reverse();
     let order = |a: &Decision, b: &Decision| {
         (&a.instance.name, &a.instance.id).cmp(&(&b.instance.name, &b.instance.id))
     };
