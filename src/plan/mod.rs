@@ -310,6 +310,34 @@ fn skip_reason(
     None
 }
 
+/// `declared by ` and the entry's [`Entry::label`], written into one string at its final size
+/// (one allocation per kept instance instead of four).
+fn declared_reason(e: &Entry) -> String {
+    const PREFIX: &str = "declared by instances[";
+    let index = e.index.to_string();
+    let name = e.name.as_deref().unwrap_or_default();
+    let id = e.id.as_deref().unwrap_or_default();
+    let mut out = String::with_capacity(
+        PREFIX.len() + index.len() + name.len() + id.len() + "] (name: , id: )".len(),
+    );
+    out.push_str(PREFIX);
+    out.push_str(&index);
+    out.push_str("] (");
+    if let Some(name) = &e.name {
+        out.push_str("name: ");
+        out.push_str(name);
+    }
+    if let Some(id) = &e.id {
+        if e.name.is_some() {
+            out.push_str(", ");
+        }
+        out.push_str("id: ");
+        out.push_str(id);
+    }
+    out.push(')');
+    out
+}
+
 /// How many instances are moved into the plan between two shrinkings of the listing.
 const RELEASE_EVERY: usize = 4096;
 
@@ -390,7 +418,7 @@ pub fn plan(
                     .filter(|e| e.index == index)
                     .or_else(|| entries.iter().find(|e| e.index == index));
                 let reason = match entry {
-                    Some(e) => format!("declared by {}", e.label()),
+                    Some(e) => declared_reason(e),
                     None => format!("declared by instances[{index}]"),
                 };
                 plan.keep.push(Decision {
@@ -447,6 +475,50 @@ mod tests {
             charging_mode: Some(0),
             ..Instance::default()
         }
+    }
+
+    #[test]
+    fn the_declared_reason_is_the_entry_label() {
+        for (id, name) in [
+            (None, None),
+            (None, Some("a")),
+            (Some("i-1"), None),
+            (Some("i-1"), Some("a b")),
+        ] {
+            let e = Entry {
+                index: 12,
+                id: id.map(str::to_owned),
+                name: name.map(str::to_owned),
+            };
+            assert_eq!(declared_reason(&e), format!("declared by {}", e.label()));
+        }
+    }
+
+    #[test]
+    fn a_large_listing_moved_in_steps_gives_the_same_sorted_plan() {
+        // More than two steps of RELEASE_EVERY, listed in reverse, every third declared.
+        let n = 2 * RELEASE_EVERY + 777;
+        let live: Vec<Instance> = (0..n)
+            .rev()
+            .map(|i| inst(&format!("id-{i:05}"), &format!("n-{i:05}")))
+            .collect();
+        let entries: Vec<Entry> = (0..n)
+            .step_by(3)
+            .enumerate()
+            .map(|(k, i)| by_name(k, &format!("n-{i:05}")))
+            .collect();
+        let p = plan(&entries, &Rules::default(), live, NOW).expect("plans");
+        assert_eq!(p.keep.len(), n.div_ceil(3));
+        assert_eq!(p.delete.len(), n - n.div_ceil(3));
+        for list in [&p.keep, &p.delete] {
+            assert!(
+                list.windows(2)
+                    .all(|w| w[0].instance.name < w[1].instance.name)
+            );
+        }
+        assert_eq!(p.keep[1].instance.name, "n-00003");
+        assert_eq!(p.keep[1].reason, "declared by instances[1] (name: n-00003)");
+        assert_eq!(p.delete[0].instance.id, "id-00001");
     }
 
     fn by_name(index: usize, name: &str) -> Entry {
