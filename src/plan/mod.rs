@@ -405,7 +405,7 @@ pub fn plan(
     let mut moved = 0usize;
     while let (Some(instance), Some(place)) = (live.pop(), places.pop()) {
         moved = moved.wrapping_add(1);
-        if moved % RELEASE_EVERY == 0 {
+        if moved.is_multiple_of(RELEASE_EVERY) {
             live.shrink_to_fit();
             places.shrink_to_fit();
         }
