@@ -20,10 +20,14 @@
 //!   --latency-ms L         latency the emulator adds to every answer [default: 0]
 //!   --concurrency C        the concurrent run's --concurrency [default: the tool's default]
 //!   --runs R               runs of each command; the median is reported [default: 3]
-//!   --validate-entries E   entries of the manifest `validate` reads [default: 10000]
+//!   --validate-entries E   entries of the generated manifest `validate` reads [default: 10000]
+//!   --declared D           instances the plan's manifest declares by name [default: every
+//!                          tenth, ceil(N/10)]
 //!
-//! The plan's manifest declares every tenth instance by name, so 90% of the instances are
-//! planned for deletion and listed in the output.
+//! The plan's manifest declares every tenth instance by name by default, so 90% of the
+//! instances are planned for deletion and listed in the output. With `--declared D` it declares
+//! the first D instances instead (D = 99,000 of N = 100,000: a large project with a little
+//! surplus). `validate` is measured on that manifest too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -143,6 +147,8 @@ struct Options {
     concurrency: usize,
     runs: usize,
     validate_entries: usize,
+    /// `None`: every tenth instance.
+    declared: Option<usize>,
 }
 
 /// The options; `None` after printing the usage for `--help`.
@@ -153,6 +159,7 @@ fn parse_options(args: &[String]) -> Res<Option<Options>> {
         concurrency: DEFAULT_CONCURRENCY,
         runs: 3,
         validate_entries: 10_000,
+        declared: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -167,9 +174,10 @@ fn parse_options(args: &[String]) -> Res<Option<Options>> {
             "--concurrency" => o.concurrency = value()?.max(1),
             "--runs" => o.runs = value()?.max(1),
             "--validate-entries" => o.validate_entries = value()?,
+            "--declared" => o.declared = Some(value()?),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--instances N] [--latency-ms L] [--concurrency C] [--runs R] [--validate-entries E]"
+                    "usage: bench [--instances N] [--latency-ms L] [--concurrency C] [--runs R] [--validate-entries E] [--declared D]"
                 );
                 return Ok(None);
             }
@@ -295,12 +303,16 @@ fn parent(args: &[String]) -> Res<()> {
     .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
-    // The plan's manifest: every tenth instance, by name.
+    // The plan's manifest: every tenth instance, or the first D, by name.
     let mut plan_manifest = format!(
         "project_id: {PID}\nendpoint: {}\ninstances:\n",
         emulator.url()
     );
-    for name in names.iter().step_by(10) {
+    let declared: Vec<&String> = match o.declared {
+        None => names.iter().step_by(10).collect(),
+        Some(d) => names.iter().take(d).collect(),
+    };
+    for name in &declared {
         plan_manifest.push_str(&format!("  - name: {name}\n"));
     }
     write(&dir.path().join("dcs.yaml"), &plan_manifest)?;
@@ -357,12 +369,19 @@ fn parent(args: &[String]) -> Res<()> {
         requests: "0".to_owned(),
         samples,
     });
+    let before = emulator.shared().requests().len();
+    let samples = measure(dir.path(), &["validate", "-f", "dcs.yaml"], o.runs)?;
+    rows.push(Measured {
+        label: format!("validate (the plan's, {} names)", declared.len()),
+        requests: requests_since(&emulator, before, o.runs),
+        samples,
+    });
 
     println!(
         "N = {} instances, latency {} ms, {} declared; median of {} runs; {} CPUs",
         o.instances,
         o.latency.as_millis(),
-        names.len().div_ceil(10),
+        declared.len(),
         o.runs,
         std::thread::available_parallelism().map_or(0, usize::from)
     );

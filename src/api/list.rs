@@ -164,6 +164,8 @@ impl Client {
         }
         drop(pages);
         dedup_by_id(&mut all);
+        // The capacity grew by doubling: give back what the listing does not fill.
+        all.shrink_to_fit();
         if all.len() as u64 != total {
             return Ok(Err(format!(
                 "instance_num is {total} but the pages held {} distinct instances",
@@ -208,6 +210,7 @@ impl Client {
             all.extend(page.instances);
         }
         dedup_by_id(&mut all);
+        all.shrink_to_fit();
         Ok(Ok(all))
     }
 }

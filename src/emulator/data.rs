@@ -135,7 +135,7 @@ impl EmuInstance {
     /// The instance as an element of a list answer.
     pub fn to_api_json(&self) -> Value {
         let mut obj = if self.typical_fields {
-            typical_fields(&self.id, self.charging_mode)
+            typical_fields(&self.id, self.charging_mode, &self.created_at)
         } else {
             Map::new()
         };
@@ -158,7 +158,7 @@ impl EmuInstance {
     /// has no extra fields (generated instances never do).
     pub fn write_api_json(&self, out: &mut Vec<u8>) {
         if self.extra.is_empty() {
-            let ip_tail = self.id.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+            let v = Variety::of(&self.id);
             let doc = ApiJson {
                 instance_id: &self.id,
                 name: &self.name,
@@ -173,15 +173,15 @@ impl EmuInstance {
                     capacity: 0,
                     capacity_minor: ".125",
                     max_memory: 128,
-                    used_memory: 2,
-                    ip: format!("192.168.0.{ip_tail}"),
+                    used_memory: v.used_memory,
+                    ip: v.ip(),
                     port: 6379,
                     domain_name: format!("redis-{}.dcs.huaweicloud.com", self.id),
                     readonly_domain_name: format!("redis-{}-readonly.dcs.huaweicloud.com", self.id),
                     vpc_id: "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
                     vpc_name: "vpc-default",
-                    subnet_id: "2b4b0ee1-9c72-4b3c-a6a5-2ee0eb36ad61",
-                    security_group_id: "securityGroupId",
+                    subnet_id: v.subnet_id,
+                    security_group_id: v.security_group_id,
                     order_id: (self.charging_mode == 1).then_some("CS2405060708ABCDE"),
                     publicip_id: None,
                     publicip_address: None,
@@ -194,13 +194,13 @@ impl EmuInstance {
                     service_task_id: "",
                     maintain_begin: "18:00:00",
                     maintain_end: "19:00:00",
-                    updated_at: "2024-05-06T07:08:09.123Z",
+                    updated_at: &self.created_at,
                     user_id: "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
                     user_name: "dcs-user",
                     enterprise_project_id: "0",
                     sub_status: "normal",
                     product_type: "generic",
-                    az_codes: ["cn-north-4a"],
+                    az_codes: v.az_codes,
                     tags: [],
                     features: Features {
                         support_acl: true,
@@ -258,12 +258,12 @@ struct ApiJson<'a> {
     charging_mode: i64,
     created_at: &'a str,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    typical: Option<Typical>,
+    typical: Option<Typical<'a>>,
 }
 
 /// The same fields as [`typical_fields`], as a struct that serialises without allocating a map.
 #[derive(Serialize)]
-struct Typical {
+struct Typical<'a> {
     engine: &'static str,
     engine_version: &'static str,
     spec_code: &'static str,
@@ -292,13 +292,13 @@ struct Typical {
     service_task_id: &'static str,
     maintain_begin: &'static str,
     maintain_end: &'static str,
-    updated_at: &'static str,
+    updated_at: &'a str,
     user_id: &'static str,
     user_name: &'static str,
     enterprise_project_id: &'static str,
     sub_status: &'static str,
     product_type: &'static str,
-    az_codes: [&'static str; 1],
+    az_codes: [&'static str; 2],
     tags: [(); 0],
     features: Features,
 }
@@ -314,8 +314,8 @@ struct Features {
 /// The fields a real list answer carries besides the ones the emulator acts on: every field of
 /// the official SDK's `InstanceListInfo` (huaweicloudsdkdcs 3.1.219), plus `product_type`,
 /// which the API documentation's example has and the SDK model lacks.
-fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
-    let ip_tail = id.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+fn typical_fields(id: &str, charging_mode: i64, created_at: &str) -> Map<String, Value> {
+    let v = Variety::of(id);
     let Value::Object(obj) = json!({
         "engine": "Redis",
         "engine_version": "5.0",
@@ -324,15 +324,15 @@ fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
         "capacity": 0,
         "capacity_minor": ".125",
         "max_memory": 128,
-        "used_memory": 2,
-        "ip": format!("192.168.0.{ip_tail}"),
+        "used_memory": v.used_memory,
+        "ip": v.ip(),
         "port": 6379,
         "domain_name": format!("redis-{id}.dcs.huaweicloud.com"),
         "readonly_domain_name": format!("redis-{id}-readonly.dcs.huaweicloud.com"),
         "vpc_id": "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
         "vpc_name": "vpc-default",
-        "subnet_id": "2b4b0ee1-9c72-4b3c-a6a5-2ee0eb36ad61",
-        "security_group_id": "securityGroupId",
+        "subnet_id": v.subnet_id,
+        "security_group_id": v.security_group_id,
         "order_id": if charging_mode == 1 { json!("CS2405060708ABCDE") } else { Value::Null },
         "publicip_id": null,
         "publicip_address": null,
@@ -345,13 +345,13 @@ fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
         "service_task_id": "",
         "maintain_begin": "18:00:00",
         "maintain_end": "19:00:00",
-        "updated_at": "2024-05-06T07:08:09.123Z",
+        "updated_at": created_at,
         "user_id": "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
         "user_name": "dcs-user",
         "enterprise_project_id": "0",
         "sub_status": "normal",
         "product_type": "generic",
-        "az_codes": ["cn-north-4a"],
+        "az_codes": v.az_codes,
         "tags": [],
         "features": {
             "support_acl": true,
@@ -363,6 +363,72 @@ fn typical_fields(id: &str, charging_mode: i64) -> Map<String, Value> {
         return Map::new();
     };
     obj
+}
+
+/// The values of a typical instance's fields that differ from one instance to the next in a
+/// real project (address, subnet, security group, zones, memory in use), derived from its id,
+/// so the same instance always looks the same and nothing more is stored per instance.
+struct Variety {
+    /// Spread over the id's bytes (FNV-1a).
+    hash: u32,
+    used_memory: u32,
+    subnet_id: &'static str,
+    security_group_id: &'static str,
+    az_codes: [&'static str; 2],
+}
+
+/// Subnets of the project's VPC, with the security group of each.
+const SUBNETS: [(&str, &str); 4] = [
+    (
+        "2b4b0ee1-9c72-4b3c-a6a5-2ee0eb36ad61",
+        "0e7d4c0a-6a9f-4f5e-8f7b-1c2d3e4f5a6b",
+    ),
+    (
+        "8d1f5c3e-7a2b-4c9d-b0e1-f2a3b4c5d6e7",
+        "0e7d4c0a-6a9f-4f5e-8f7b-1c2d3e4f5a6b",
+    ),
+    (
+        "c4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70",
+        "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+    ),
+    (
+        "f0e1d2c3-b4a5-4968-8776-5e4d3c2b1a09",
+        "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+    ),
+];
+
+/// The availability zones a master/standby instance spreads over.
+const ZONES: [[&str; 2]; 3] = [
+    ["cn-north-4a", "cn-north-4b"],
+    ["cn-north-4b", "cn-north-4c"],
+    ["cn-north-4c", "cn-north-4a"],
+];
+
+impl Variety {
+    fn of(id: &str) -> Variety {
+        let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let (subnet_id, security_group_id) = SUBNETS[(hash % 4) as usize];
+        Variety {
+            hash,
+            used_memory: 1 + (hash >> 8) % 100,
+            subnet_id,
+            security_group_id,
+            az_codes: ZONES[((hash >> 4) % 3) as usize],
+        }
+    }
+
+    /// A private address in the subnet, never its network or broadcast address.
+    fn ip(&self) -> String {
+        let subnet = self.hash % 4;
+        let host = (self.hash >> 16) & 0xffff;
+        format!(
+            "192.168.{}.{}",
+            subnet * 16 + (host >> 8) % 16,
+            1 + (host & 0xff) % 254
+        )
+    }
 }
 
 /// A UUID-shaped id derived from `seed`, the same on every run.
@@ -456,6 +522,83 @@ mod tests {
         assert_eq!(a[1].created_at, "2025-01-01T00:01:00.000Z");
         assert_ne!(a[0].id, a[1].id);
         assert_eq!(a[0].id.len(), 36);
+    }
+
+    /// The attribute map of the official SDK's `InstanceListInfo` (huaweicloudsdkdcs).
+    const SDK_FIELDS: [&str; 41] = [
+        "publicip_id",
+        "vpc_name",
+        "charging_mode",
+        "vpc_id",
+        "subnet_id",
+        "security_group_id",
+        "created_at",
+        "updated_at",
+        "enable_ssl",
+        "max_memory",
+        "used_memory",
+        "publicip_address",
+        "capacity",
+        "capacity_minor",
+        "order_id",
+        "maintain_begin",
+        "maintain_end",
+        "engine",
+        "engine_version",
+        "service_upgrade",
+        "no_password_access",
+        "service_task_id",
+        "ip",
+        "access_user",
+        "instance_id",
+        "enable_publicip",
+        "port",
+        "user_id",
+        "user_name",
+        "domain_name",
+        "readonly_domain_name",
+        "name",
+        "spec_code",
+        "status",
+        "tags",
+        "enterprise_project_id",
+        "description",
+        "cpu_type",
+        "az_codes",
+        "features",
+        "sub_status",
+    ];
+
+    #[test]
+    fn generated_answers_carry_every_field_of_the_sdk_model_with_varied_values()
+    -> Result<(), String> {
+        let mut ips = std::collections::HashSet::new();
+        let mut subnets = std::collections::HashSet::new();
+        for inst in generate_instances(200) {
+            let mut out = Vec::new();
+            inst.write_api_json(&mut out);
+            let v: Value = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+            let obj = v.as_object().ok_or("not an object")?;
+            for field in SDK_FIELDS {
+                assert!(obj.contains_key(field), "{field} is missing");
+            }
+            assert_eq!(obj.len(), SDK_FIELDS.len() + 1, "plus product_type");
+            let ip = obj["ip"].as_str().ok_or("ip")?;
+            let last: u32 = ip
+                .rsplit('.')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .ok_or("ip")?;
+            assert!((1..=254).contains(&last), "{ip}");
+            assert_eq!(obj["updated_at"], obj["created_at"]);
+            assert_eq!(obj["az_codes"].as_array().map(Vec::len), Some(2));
+            assert!(obj["used_memory"].as_u64() <= obj["max_memory"].as_u64());
+            ips.insert(ip.to_owned());
+            subnets.insert(obj["subnet_id"].to_string());
+        }
+        assert!(ips.len() > 150, "addresses repeat too often: {}", ips.len());
+        assert_eq!(subnets.len(), 4);
+        Ok(())
     }
 
     #[test]

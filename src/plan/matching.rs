@@ -83,7 +83,18 @@ pub(super) fn match_entries(entries: &[Entry], live: &[Instance]) -> Result<Matc
                     Vec::new()
                 }
             },
-            (None, Some(name)) => named(name),
+            (None, Some(name)) => {
+                // The common case: no list built, the chain is walked in place.
+                let mut at = first_named.get(&nfc(name)).copied().unwrap_or(NONE);
+                if at == NONE {
+                    missing.push(entry.clone());
+                }
+                while at != NONE {
+                    declared_by[at].get_or_insert(entry.index);
+                    at = next_named[at];
+                }
+                continue;
+            }
             (None, None) => Vec::new(),
         };
         if matched.is_empty() {
