@@ -21,6 +21,8 @@
 //!   --concurrency C        the concurrent run's --concurrency [default: the tool's default]
 //!   --runs R               runs of each command; the median is reported [default: 3]
 //!   --validate-entries E   entries of the generated manifest `validate` reads [default: 10000]
+//!   --targets T            the fleet benchmark instead: T projects of N instances, one
+//!                          manifest each, planned with --parallel 1 and the default
 //!   --declared D           instances the plan's manifest declares by name [default: every
 //!                          tenth, ceil(N/10)]
 //!
@@ -149,6 +151,8 @@ struct Options {
     validate_entries: usize,
     /// `None`: every tenth instance.
     declared: Option<usize>,
+    /// `--targets T`: the fleet benchmark, T projects of `instances` each.
+    targets: usize,
 }
 
 /// The options; `None` after printing the usage for `--help`.
@@ -160,6 +164,7 @@ fn parse_options(args: &[String]) -> Res<Option<Options>> {
         runs: 3,
         validate_entries: 10_000,
         declared: None,
+        targets: 0,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -175,9 +180,10 @@ fn parse_options(args: &[String]) -> Res<Option<Options>> {
             "--runs" => o.runs = value()?.max(1),
             "--validate-entries" => o.validate_entries = value()?,
             "--declared" => o.declared = Some(value()?),
+            "--targets" => o.targets = value()?,
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--instances N] [--latency-ms L] [--concurrency C] [--runs R] [--validate-entries E] [--declared D]"
+                    "usage: bench [--instances N] [--latency-ms L] [--concurrency C] [--runs R] [--validate-entries E] [--declared D] [--targets T]"
                 );
                 return Ok(None);
             }
@@ -291,6 +297,9 @@ fn parent(args: &[String]) -> Res<()> {
     let Some(o) = parse_options(args)? else {
         return Ok(());
     };
+    if o.targets > 0 {
+        return fleet(&o);
+    }
     let instances = generate_instances(o.instances);
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
     let emulator = Emulator::start(EmulatorConfig {
@@ -404,6 +413,90 @@ fn parent(args: &[String]) -> Res<()> {
         println!(
             "speed-up of --concurrency {} over sequential paging: {speedup:.1}x",
             o.concurrency
+        );
+    }
+    Ok(())
+}
+
+/// `--targets T`: T projects of N instances each (one emulator serving every project id, each
+/// listing the same N instances), one manifest per project in a directory, planned with
+/// `--parallel 1` (one target after another) and with the default `--parallel`.
+fn fleet(o: &Options) -> Res<()> {
+    let instances = generate_instances(o.instances);
+    let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
+    let emulator = Emulator::start(EmulatorConfig {
+        project_id: None,
+        credentials: Some((AK.to_owned(), SK.to_owned())),
+        instances,
+        latency: o.latency,
+        ..EmulatorConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let fleet = dir.path().join("fleet");
+    std::fs::create_dir(&fleet).map_err(|e| e.to_string())?;
+    let mut entries = String::new();
+    for name in names.iter().step_by(10) {
+        entries.push_str(&format!("  - name: {name}\n"));
+    }
+    for t in 0..o.targets {
+        write(
+            &fleet.join(format!("t{t:04}.yaml")),
+            &format!(
+                "project_id: {t:032x}\nendpoint: {}\ninstances:\n{entries}",
+                emulator.url()
+            ),
+        )?;
+    }
+    let runs: [(&str, Vec<&str>); 4] = [
+        (
+            "plan -f fleet --parallel 1",
+            vec!["plan", "-f", "fleet", "--parallel", "1"],
+        ),
+        (
+            "plan -f fleet (default --parallel 8)",
+            vec!["plan", "-f", "fleet"],
+        ),
+        (
+            "plan -f fleet --parallel 32",
+            vec!["plan", "-f", "fleet", "--parallel", "32"],
+        ),
+        (
+            "plan -f fleet --format json",
+            vec!["plan", "-f", "fleet", "--format", "json"],
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (label, args) in &runs {
+        let before = emulator.shared().requests().len();
+        let samples = measure(dir.path(), args, o.runs)?;
+        rows.push(Measured {
+            label: (*label).to_owned(),
+            requests: requests_since(&emulator, before, o.runs),
+            samples,
+        });
+    }
+    println!(
+        "T = {} targets x N = {} instances, latency {} ms, every tenth declared; median of {} \
+         runs; {} CPUs; requests are per run, over all targets",
+        o.targets,
+        o.instances,
+        o.latency.as_millis(),
+        o.runs,
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!(
+        "{:<42} {:>10} {:>10} {:>10} {:>14}",
+        "command", "requests", "wall ms", "CPU ms", "peak RSS MB"
+    );
+    for r in &rows {
+        println!(
+            "{:<42} {:>10} {:>10.1} {:>10.1} {:>14.1}",
+            r.label,
+            r.requests,
+            r.wall().as_secs_f64() * 1000.0,
+            r.cpu().as_secs_f64() * 1000.0,
+            r.peak_rss_mb()
         );
     }
     Ok(())

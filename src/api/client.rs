@@ -32,6 +32,10 @@ pub struct ClientOptions {
     /// One bound on the requests in flight over the whole run, shared by every client built
     /// with these options (all targets of a fleet). `None`: no bound beyond `concurrency`.
     pub in_flight: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The HTTP clients, built once and shared by every client built with these options
+    /// (and their clones): one pool of connections and one load of the root certificates.
+    /// The timeouts above are read when the first of them is built.
+    pub http: std::sync::Arc<super::http::HttpClients>,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +47,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             redact: Vec::new(),
             in_flight: None,
+            http: std::sync::Arc::default(),
         }
     }
 }

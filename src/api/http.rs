@@ -52,6 +52,29 @@ impl Answer {
 /// verification, the timeouts of `options`, a `dcs-reconcile/<version>` User-Agent, no
 /// redirects, and a proxy only for https endpoints (see [`super::proxy`]).
 pub(super) fn http_client(options: &ClientOptions, endpoint: &Url) -> Result<reqwest::Client> {
+    // One client per kind of endpoint for the whole run: building one loads the root
+    // certificates, which for a fleet of 100 targets was most of the CPU of a plan.
+    let cell = if endpoint.scheme() == "https" {
+        &options.http.https
+    } else {
+        &options.http.plain
+    };
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = build_http_client(options, endpoint)?;
+    Ok(cell.get_or_init(|| client).clone())
+}
+
+/// The reqwest clients of a run, built once each: for https endpoints (through a proxy when
+/// the environment names one) and for plain-http loopback endpoints (never through a proxy).
+#[derive(Debug, Default)]
+pub struct HttpClients {
+    https: std::sync::OnceLock<reqwest::Client>,
+    plain: std::sync::OnceLock<reqwest::Client>,
+}
+
+fn build_http_client(options: &ClientOptions, endpoint: &Url) -> Result<reqwest::Client> {
     // reqwest is built with rustls but no default crypto provider: use ring. Installing
     // twice is harmless (the second call returns an error we ignore).
     let _ = rustls::crypto::ring::default_provider().install_default();
