@@ -489,6 +489,7 @@ mod tests {
                 index: 12,
                 id: id.map(str::to_owned),
                 name: name.map(str::to_owned),
+                region: None,
             };
             assert_eq!(declared_reason(&e), format!("declared by {}", e.label()));
         }
