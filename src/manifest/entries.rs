@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::regions::Seen;
+use super::regions::{KeyOf, Seen, fold_id};
 use super::scalar::{EntryId, EntryName, Region, Text};
 use crate::model::Entry;
 
@@ -29,11 +29,11 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Instances, A::Error> {
         let mut entries: Vec<Entry> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut ids = Seen::default();
-        let mut names = Seen::default();
+        let mut ids = Seen::new(KeyOf::Id);
+        let mut names = Seen::new(KeyOf::Name);
         loop {
             let seed = EntrySeed {
-                index: entries.len(),
+                earlier: &entries,
                 ids: &mut ids,
                 names: &mut names,
             };
@@ -49,7 +49,8 @@ impl<'de> Visitor<'de> for InstancesVisitor {
 /// Reads one list item, checking it (and that it repeats no earlier entry) while it is read, so
 /// that every error carries the item's line.
 pub(super) struct EntrySeed<'s> {
-    index: usize,
+    /// The entries read before this one (its index is their count).
+    earlier: &'s [Entry],
     ids: &'s mut Seen,
     names: &'s mut Seen,
 }
@@ -73,12 +74,12 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         let mut id: Option<String> = None;
         let mut name: Option<String> = None;
         let mut region: Option<String> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            let slot = match key.as_str() {
-                "id" => &mut id,
-                "name" => &mut name,
-                "region" => &mut region,
-                other => {
+        while let Some(key) = map.next_key::<EntryKey>()? {
+            let slot = match key {
+                EntryKey::Id => &mut id,
+                EntryKey::Name => &mut name,
+                EntryKey::Region => &mut region,
+                EntryKey::Other(other) => {
                     return Err(de::Error::custom(format!(
                         "unknown key `{other}` in an instance entry; expected `name`, `id` or \
                          `region`"
@@ -86,19 +87,25 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
                 }
             };
             if slot.is_some() {
-                return Err(de::Error::custom(format!("`{key}` is given twice")));
+                return Err(de::Error::custom(format!(
+                    "`{}` is given twice",
+                    key.text()
+                )));
             }
-            let value = match key.as_str() {
-                "id" => map.next_value::<Text<EntryId>>()?.0,
-                "name" => map.next_value::<Text<EntryName>>()?.0,
+            let value = match key {
+                EntryKey::Id => map.next_value::<Text<EntryId>>()?.0,
+                EntryKey::Name => map.next_value::<Text<EntryName>>()?.0,
                 _ => map.next_value::<Text<Region>>()?.0,
             };
             *slot = Some(value);
         }
-        let index = self.index;
+        let earlier = self.earlier;
+        let index = earlier.len();
         if let Some(id) = &id {
             // Ids are matched without regard to case, so `ABC` repeats `abc`.
-            if let Some((first, why)) = self.ids.insert(id.to_lowercase(), region.as_deref(), index)
+            if let Some((first, why)) =
+                self.ids
+                    .insert(&fold_id(id), region.as_deref(), index, earlier)
             {
                 return Err(de::Error::custom(format!(
                     "duplicate entry: id `{id}` is already declared by instances[{first}]{why} \
@@ -106,7 +113,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
                 )));
             }
         } else if let Some(name) = &name {
-            if let Some((first, why)) = self.names.insert(name.clone(), region.as_deref(), index) {
+            if let Some((first, why)) = self.names.insert(name, region.as_deref(), index, earlier) {
                 return Err(de::Error::custom(format!(
                     "duplicate entry: name `{name}` is already declared by instances[{first}]{why}"
                 )));
@@ -122,5 +129,58 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
             name,
             region,
         })
+    }
+}
+
+/// A key of an instance entry, read without copying the three known ones.
+enum EntryKey {
+    Id,
+    Name,
+    Region,
+    /// Any other key, as written (refused).
+    Other(String),
+}
+
+impl EntryKey {
+    /// The key as written.
+    fn text(&self) -> &str {
+        match self {
+            EntryKey::Id => "id",
+            EntryKey::Name => "name",
+            EntryKey::Region => "region",
+            EntryKey::Other(other) => other,
+        }
+    }
+
+    fn from_text(v: &str) -> EntryKey {
+        match v {
+            "id" => EntryKey::Id,
+            "name" => EntryKey::Name,
+            "region" => EntryKey::Region,
+            other => EntryKey::Other(other.to_owned()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EntryKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // Read exactly as a `String` key is read (same method, same expectation in errors),
+        // only without the copy.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = EntryKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<EntryKey, E> {
+                Ok(EntryKey::from_text(v))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> std::result::Result<EntryKey, E> {
+                std::str::from_utf8(v)
+                    .map(EntryKey::from_text)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Bytes(v), &self))
+            }
+        }
+        d.deserialize_string(V)
     }
 }

@@ -339,3 +339,148 @@ fn duplicates_are_entries_that_overlap_in_a_region() -> Result<()> {
     }
     Ok(())
 }
+
+/// A hasher under which every key has the same hash, to drive [`Seen`] down its collision
+/// path.
+#[derive(Default)]
+struct Colliding;
+
+impl std::hash::Hasher for Colliding {
+    fn finish(&self) -> u64 {
+        7
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+/// Feeds `entries` to a [`Seen`] as the `instances:` reader does, returning for each the
+/// earlier index it repeats. A repeat is not kept (a refused manifest stops there), so the
+/// indices count the entries kept.
+fn repeats<S: std::hash::BuildHasher>(
+    mut seen: regions::Seen<S>,
+    of: regions::KeyOf,
+    entries: &[(&str, Option<&str>)],
+) -> Vec<Option<usize>> {
+    let mut earlier: Vec<Entry> = Vec::new();
+    let mut out = Vec::new();
+    for &(key, region) in entries {
+        let entry = Entry {
+            index: earlier.len(),
+            id: (of == regions::KeyOf::Id).then(|| key.to_owned()),
+            name: (of == regions::KeyOf::Name).then(|| key.to_owned()),
+            region: region.map(str::to_owned),
+        };
+        let folded = match of {
+            regions::KeyOf::Id => regions::fold_id(key),
+            regions::KeyOf::Name => std::borrow::Cow::Borrowed(key),
+        };
+        let found = seen.insert(&folded, region, earlier.len(), &earlier);
+        out.push(found.as_ref().map(|(first, _)| *first));
+        if found.is_none() {
+            earlier.push(entry);
+        }
+    }
+    out
+}
+
+/// Entries are recorded by the hash of their key, and a hash taken by another key falls back
+/// to the text: with every hash equal the answers are the same as with real hashes.
+#[test]
+fn seen_answers_the_same_when_every_hash_collides() {
+    let names: &[(&str, Option<&str>)] = &[
+        ("a", None),
+        ("b", None),
+        ("c", None),
+        ("b", None),
+        ("c", Some("r1")),
+        ("d", Some("r1")),
+        ("d", Some("r2")),
+        ("d", None),
+        ("e", Some("r1")),
+        ("e", Some("r1")),
+        ("A", None),
+        ("a", None),
+    ];
+    let expected = vec![
+        None,
+        None,
+        None,
+        Some(1),
+        Some(2),
+        None,
+        None,
+        Some(3),
+        None,
+        Some(5),
+        None,
+        Some(0),
+    ];
+    let of = regions::KeyOf::Name;
+    assert_eq!(repeats(regions::Seen::new(of), of, names), expected);
+    let colliding = std::hash::BuildHasherDefault::<Colliding>::default();
+    assert_eq!(
+        repeats(regions::Seen::with_hasher(of, colliding), of, names),
+        expected
+    );
+
+    // Ids are compared without regard to case, ASCII or not.
+    let ids: &[(&str, Option<&str>)] = &[
+        ("abc", None),
+        ("ÄBC", None),
+        ("x", None),
+        ("ABC", None),
+        ("äbc", None),
+        ("X", Some("r1")),
+    ];
+    let expected = vec![None, None, None, Some(0), Some(1), Some(2)];
+    let of = regions::KeyOf::Id;
+    assert_eq!(repeats(regions::Seen::new(of), of, ids), expected);
+    let colliding = std::hash::BuildHasherDefault::<Colliding>::default();
+    assert_eq!(
+        repeats(regions::Seen::with_hasher(of, colliding), of, ids),
+        expected
+    );
+}
+
+/// A repeat far down a long list is found, and names the first entry.
+#[test]
+fn a_repeat_in_a_long_list_names_the_first_entry() {
+    let mut text = String::from("instances:\n");
+    for i in 0..5000 {
+        text.push_str(&format!("  - name: cache-{i}\n    id: ID-{i}\n"));
+        text.push_str(&format!("  - name: alone-{i}\n"));
+    }
+    assert_eq!(
+        parse_str(&text).map(|m| m.instances.len()).ok(),
+        Some(10_000)
+    );
+    let e = error_of(&format!("{text}  - id: id-1234\n"));
+    assert!(
+        e.starts_with("dcs.yaml:15002:5: ")
+            && e.contains("duplicate entry: id `id-1234` is already declared by instances[2468]"),
+        "{e}"
+    );
+    let e = error_of(&format!("{text}  - name: alone-4321\n"));
+    assert!(
+        e.starts_with("dcs.yaml:15002:5: ")
+            && e.contains(
+                "duplicate entry: name `alone-4321` is already declared by instances[8643]"
+            ),
+        "{e}"
+    );
+}
+
+/// An entry's keys are read as text, like any key: a key that is not a string is refused
+/// with the reader's own words, an unknown one by name.
+#[test]
+fn entry_keys_that_are_not_known_strings_are_refused() {
+    let e = error_of("instances:\n  - ? [a]\n    : b\n");
+    assert!(e.starts_with("dcs.yaml:2:"), "{e}");
+    assert!(
+        e.contains("invalid type: sequence, expected a string"),
+        "{e}"
+    );
+    let e = error_of("instances:\n  - 1: a\n");
+    assert!(e.contains("unknown key `1` in an instance entry"), "{e}");
+    let e = error_of("instances:\n  - name: a\n    Name: b\n");
+    assert!(e.contains("unknown key `Name` in an instance entry"), "{e}");
+}
