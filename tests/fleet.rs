@@ -436,6 +436,22 @@ fn a_saved_plan_of_several_targets_applies_each_and_is_refused_whole_when_one_is
         .update_instances(|v| v.retain(|i| i.id != "id-1-a"));
     let stale = f.run(&["apply", "--plan", "fleet.json"]).expect(3);
     assert!(stale.stderr.contains("fleet/t1.yaml"), "{}", stale.stderr);
+    assert!(
+        stale
+            .stdout
+            .contains("is stale (1 of its 2 deletions changed: ")
+            && stale.stdout.contains("ci-1-a"),
+        "the section names what changed: {}",
+        stale.stdout
+    );
+    let shard = f
+        .run(&["apply", "--plan", "fleet.json", "--shard", "0/2"])
+        .expect(1);
+    assert!(
+        shard.stderr.contains("holds its targets already"),
+        "{}",
+        shard.stderr
+    );
     assert_eq!(f.deletes(0), 0);
     assert_eq!(f.live(0).len(), 3);
 

@@ -53,11 +53,10 @@ impl Client {
         // Parsed on a blocking thread: pages arriving together (several targets, concurrent
         // paging) are read on every core, not one after another on the runtime's thread.
         let body = answer.body.clone();
-        let parsed = tokio::task::spawn_blocking(move || {
-            serde_json::from_slice::<ListResponse>(&body)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("parsing a listing page stopped: {e}")))?;
+        let parsed =
+            tokio::task::spawn_blocking(move || serde_json::from_slice::<ListResponse>(&body))
+                .await
+                .map_err(|e| Error::Internal(format!("parsing a listing page stopped: {e}")))?;
         let mut page = parsed.map_err(|e| {
             self.decode_error(
                 "GET",

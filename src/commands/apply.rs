@@ -82,6 +82,13 @@ async fn apply(
         }
         ApplySource::Saved { plan, manifests } => {
             let origin = plan.display().to_string();
+            if let Some(shard) = cfg.fleet.shard {
+                return Err(Error::Usage(format!(
+                    "--shard {shard} selects the targets of manifests; the saved plan {origin} \
+                     holds its targets already (make it with `plan --shard {shard} --out`); \
+                     nothing was deleted"
+                )));
+            }
             match read_saved(cfg, a, plan)? {
                 saved::SavedFile::Fleet(targets) => {
                     return super::apply_fleet::saved(

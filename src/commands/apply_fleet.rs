@@ -127,11 +127,14 @@ async fn saved_target(
             .await?
         {
             Ok(planned) => Ok((session, planned)),
-            Err(stale) => Err(Error::StalePlan {
-                plan: format!("saved plan {at}"),
-                planned: saved.doc.delete.len(),
-                changes: stale.changes,
-            }),
+            // The changes go into the message: a target's section shows only its error.
+            Err(stale) => Err(Error::Guard(format!(
+                "the saved plan {at} is stale ({} of its {} deletions changed: {}); nothing was \
+                 deleted. Run plan again and review the new plan.",
+                stale.changes.len(),
+                saved.doc.delete.len(),
+                stale.changes.join("; ")
+            ))),
         }
     }
     .await;
