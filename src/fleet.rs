@@ -254,7 +254,7 @@ pub async fn plan_all(
 
 /// Two targets that resolved to the same project at the same endpoint would plan (and
 /// delete) the same instances twice, under two sets of rules: the run fails.
-fn check_duplicates(plans: &[TargetPlan]) -> Result<()> {
+pub fn check_duplicates(plans: &[TargetPlan]) -> Result<()> {
     let mut seen: HashMap<(String, String), &TargetLabel> = HashMap::new();
     for p in plans {
         let Ok((s, _)) = &p.result else { continue };

@@ -430,6 +430,21 @@ fn a_saved_plan_of_several_targets_applies_each_and_is_refused_whole_when_one_is
     let run = f.run(&["apply", "--plan", "dropped.json"]).expect(1);
     assert!(run.stderr.contains("fleet_sha256"), "{}", run.stderr);
 
+    // A target given twice, its hash recomputed (no key is set): refused.
+    let mut doubled = saved.clone();
+    let first = doubled["targets"][0].clone();
+    doubled["targets"].as_array_mut().expect("targets")[1] = first;
+    if let Some(o) = doubled.as_object_mut() {
+        o.remove("fleet_sha256");
+    }
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(doubled.to_string().as_bytes()));
+    doubled["fleet_sha256"] = Value::String(digest);
+    std::fs::write(f.dir.path().join("doubled.json"), doubled.to_string()).expect("write");
+    let run = f.run(&["apply", "--plan", "doubled.json"]).expect(1);
+    assert!(run.stderr.contains("are the same target"), "{}", run.stderr);
+    assert_eq!(f.deletes(0), 0);
+
     // Target 1 changed since the plan: nothing is deleted in target 0 either.
     f.emulators[1]
         .shared()

@@ -63,6 +63,8 @@ pub(crate) async fn saved(
         super::apply::log_signature(&at, signature);
         plans.push(saved_target(&run, env, &shared, &at, saved).await);
     }
+    // A file edited to hold one target twice (its hash recomputed) plans it once, not twice.
+    fleet::check_duplicates(&plans)?;
     tail(run, plans, true).await
 }
 
