@@ -192,8 +192,8 @@ pub struct TargetPlan {
     pub result: Result<(Session, Planned)>,
 }
 
-/// `--endpoint` and `--project-id` name one target; with several they would send every
-/// manifest's rules to the same place.
+/// `--endpoint`, `--project-id` and `--ces-endpoint` name one target; with several they
+/// would send every manifest's rules (or every activity question) to the same place.
 pub fn check_single_target_flags(cfg: &Config, selection: &Selection) -> Result<()> {
     if !selection.is_fleet() {
         return Ok(());
@@ -201,6 +201,7 @@ pub fn check_single_target_flags(cfg: &Config, selection: &Selection) -> Result<
     for (flag, given) in [
         ("--endpoint", cfg.endpoint.is_some()),
         ("--project-id", cfg.project_id.is_some()),
+        ("--ces-endpoint", cfg.ces_endpoint.is_some()),
     ] {
         if given {
             return Err(Error::Usage(format!(

@@ -845,3 +845,56 @@ fn two_regions_naming_the_same_endpoint_and_project_are_refused() {
     );
     assert_eq!(f.deletes(0), 0);
 }
+
+#[test]
+fn each_target_asks_its_own_cloud_eye_and_an_instance_in_use_is_skipped_there_only() {
+    use dcs_reconcile::emulator::Activity;
+    let f = Fleet::with(2, |i, c| {
+        let mut activity = std::collections::BTreeMap::new();
+        if i == 1 {
+            activity.insert(
+                "ci-1-a".to_owned(),
+                Activity {
+                    ops: 5.0,
+                    connections: 9.0,
+                    ..Activity::default()
+                },
+            );
+        }
+        EmulatorConfig { activity, ..c }
+    });
+    for i in 0..2 {
+        let url = f.emulators[i].url();
+        f.manifest(
+            i,
+            &format!("ces_endpoint: {url}\nguards: {{idle_for: 24h}}\n"),
+        );
+    }
+    let doc = json(
+        &f.run(&["plan", "-f", "fleet", "--format", "json"])
+            .expect(0),
+    );
+    let names = |t: &Value, list: &str| -> Vec<String> {
+        let mut v: Vec<String> = t[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|d| d["name"].as_str().expect("name").to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(names(&targets[0], "delete"), ["ci-0-a", "ci-0-b"]);
+    assert_eq!(names(&targets[1], "delete"), ["ci-1-b"]);
+    assert_eq!(names(&targets[1], "skip"), ["ci-1-a"]);
+    for (i, e) in f.emulators.iter().enumerate() {
+        let asked = e
+            .shared()
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/V1.0/"))
+            .count();
+        assert!(asked > 0, "target {i} asked its own Cloud Eye");
+    }
+}
