@@ -321,6 +321,18 @@ pub fn total_refusals(plans: &[TargetPlan], max: Option<usize>) -> Vec<String> {
     )]
 }
 
+/// `--max-delete-total N` over a run of one target: a refusal of its plan, as `max_delete`.
+pub fn guard_single(planned: &mut Planned, max: Option<usize>) {
+    if let Some(max) = max
+        && planned.plan.delete.len() > max
+    {
+        planned.context.refusals.push(format!(
+            "--max-delete-total {max}: the run would delete {}",
+            plural(planned.plan.delete.len(), "instance", "instances")
+        ));
+    }
+}
+
 /// The targets that cannot be applied, by name, with their exit codes: those that could
 /// not be planned (their error's code) and those a guard refuses (3).
 pub fn faults(plans: &[TargetPlan]) -> Vec<(String, u8)> {

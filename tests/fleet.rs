@@ -898,3 +898,159 @@ fn each_target_asks_its_own_cloud_eye_and_an_instance_in_use_is_skipped_there_on
         assert!(asked > 0, "target {i} asked its own Cloud Eye");
     }
 }
+
+/// One random fleet case: 1 to 4 targets, each with random surplus, a random `max_delete`,
+/// sometimes a listing that fails; random `--keep-going` and `--max-delete-total`. Checks the
+/// all-or-nothing rule, that only planned surplus is deleted, and the exit code.
+fn fleet_case(seed: u64) -> Result<(), String> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let targets = rng.usize(1..=4);
+    let mut surplus: Vec<Vec<String>> = Vec::new();
+    let mut declared: Vec<Vec<String>> = Vec::new();
+    let mut inventories: Vec<Vec<EmuInstance>> = Vec::new();
+    let mut max_delete: Vec<Option<usize>> = Vec::new();
+    let mut failing: Vec<bool> = Vec::new();
+    for t in 0..targets {
+        let n = rng.usize(0..6);
+        let mut inv = Vec::new();
+        let (mut keep, mut drop) = (Vec::new(), Vec::new());
+        for j in 0..n {
+            let (id, name) = (format!("id-{t}-{j}"), format!("ci-{t}-{j}"));
+            inv.push(EmuInstance::new(&id, &name));
+            if rng.bool() {
+                keep.push(name);
+            } else {
+                drop.push(id);
+            }
+        }
+        // Out of scope: never touched.
+        inv.push(EmuInstance::new(&format!("id-{t}-x"), &format!("app-{t}")));
+        inventories.push(inv);
+        surplus.push(drop);
+        declared.push(keep);
+        max_delete.push(rng.bool().then(|| rng.usize(0..4)));
+        failing.push(rng.u8(0..5) == 0);
+    }
+    let keep_going = rng.bool();
+    let max_total = rng.bool().then(|| rng.usize(0..8));
+    let scenario = format!(
+        "seed {seed}: surplus {surplus:?}, declared {declared:?}, max_delete {max_delete:?}, \
+         failing {failing:?}, keep_going {keep_going}, max_total {max_total:?}"
+    );
+    let emulators: Vec<Emulator> = (0..targets)
+        .map(|t| {
+            Emulator::start(EmulatorConfig {
+                faults: if failing[t] {
+                    vec!["list:400".parse().expect("fault")]
+                } else {
+                    Vec::new()
+                },
+                ..signed(inventories[t].clone())
+            })
+            .expect("emulator")
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("m")).expect("mkdir");
+    for t in 0..targets {
+        let mut text = format!(
+            "project_id: {PID}\nendpoint: {}\nscope: {{name_prefix: ci-}}\nguards: {{allow_empty: true{}}}\ninstances:\n",
+            emulators[t].url(),
+            max_delete[t]
+                .map(|m| format!(", max_delete: {m}"))
+                .unwrap_or_default()
+        );
+        text.push_str(&format!("  - name: ci-{t}-ghost\n"));
+        for name in &declared[t] {
+            text.push_str(&format!("  - name: {name}\n"));
+        }
+        std::fs::write(dir.path().join(format!("m/t{t}.yaml")), text).expect("write");
+    }
+    let mut args = vec!["apply", "-f", "m", "--auto-approve"];
+    if keep_going {
+        args.push("--keep-going");
+    }
+    let total_arg = max_total.map(|m| m.to_string());
+    if let Some(m) = &total_arg {
+        args.extend(["--max-delete-total", m.as_str()]);
+    }
+    let env = vec![
+        ("HUAWEICLOUD_SDK_AK".to_owned(), AK.to_owned()),
+        ("HUAWEICLOUD_SDK_SK".to_owned(), SK.to_owned()),
+    ];
+    let run = run_in(dir.path(), &args, &env);
+
+    // The oracle.
+    let planned: Vec<usize> = (0..targets).filter(|&t| !failing[t]).collect();
+    let refused: Vec<usize> = planned
+        .iter()
+        .copied()
+        .filter(|&t| max_delete[t].is_some_and(|m| surplus[t].len() > m))
+        .collect();
+    let total: usize = planned.iter().map(|&t| surplus[t].len()).sum();
+    let fleet_refused = max_total.is_some_and(|m| total > m);
+    let faults = failing.iter().filter(|f| **f).count() + refused.len();
+    let applied: Vec<usize> = if fleet_refused || (faults > 0 && !keep_going && targets > 1) {
+        Vec::new()
+    } else {
+        planned
+            .iter()
+            .copied()
+            .filter(|t| !refused.contains(t))
+            .collect()
+    };
+    let expected_code = if fleet_refused {
+        3
+    } else if targets == 1 {
+        match (failing[0], refused.is_empty()) {
+            (true, _) => 1,
+            (false, false) => 3,
+            (false, true) => 0,
+        }
+    } else if faults > 0 && !keep_going {
+        if failing.iter().any(|f| *f) { 1 } else { 3 }
+    } else if faults > 0 {
+        4
+    } else {
+        0
+    };
+    if run.code != expected_code {
+        return Err(format!(
+            "{scenario}: exit {} expected {expected_code}\n{}\n{}",
+            run.code, run.stdout, run.stderr
+        ));
+    }
+    for t in 0..targets {
+        let mut gone: Vec<String> = inventories[t]
+            .iter()
+            .map(|i| i.id.clone())
+            .filter(|id| !emulators[t].shared().instance_ids().contains(id))
+            .collect();
+        gone.sort();
+        let mut expected: Vec<String> = if applied.contains(&t) {
+            surplus[t].clone()
+        } else {
+            Vec::new()
+        };
+        expected.sort();
+        if gone != expected {
+            return Err(format!(
+                "{scenario}: target {t} lost {gone:?}, expected {expected:?}\n{}",
+                run.stderr
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn randomized_fleets_keep_all_or_nothing_and_delete_only_planned_surplus() {
+    let cases: u64 = std::env::var("DCS_RECONCILE_FLEET_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let failures: Vec<String> = (0..cases)
+        .filter_map(|i| fleet_case(0xF1EE_7000 + i * 104_729).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -119,6 +119,7 @@ async fn apply(
         }
     };
     planned.context.color = color;
+    fleet::guard_single(&mut planned, cfg.fleet.max_delete_total);
     tail(
         &session,
         &planned,

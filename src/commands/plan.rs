@@ -37,6 +37,7 @@ async fn single(
 ) -> Result<u8> {
     let session = Session::open(cfg, &session::target_of(&manifest), env, None).await?;
     let mut planned = session.plan(&manifest, p.overrides).await?;
+    fleet::guard_single(&mut planned, cfg.fleet.max_delete_total);
     planned.context.color = io.color;
     {
         // Buffered and streamed: a plan can list 100,000 instances, and stdout is
