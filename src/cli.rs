@@ -84,14 +84,16 @@ pub enum Command {
         dcs-reconcile plan -f dcs.yaml\n  \
         dcs-reconcile plan --format json > plan.json\n  \
         dcs-reconcile plan --detailed-exitcode   # exit 2 when something would be deleted\n  \
-        dcs-reconcile plan --out plan.json       # save it for `apply --plan plan.json`")]
+        dcs-reconcile plan --out plan.json       # save it for `apply --plan plan.json`\n  \
+        dcs-reconcile plan -f envs/ -f ci.yaml   # several targets: a section each, one summary")]
     Plan(PlanArgs),
 
     /// Delete the live instances that are not in the manifest, after confirmation.
     #[command(after_help = "Examples:\n  \
         dcs-reconcile apply -f dcs.yaml                  # prints the plan, asks for `yes`\n  \
         dcs-reconcile apply -f dcs.yaml --auto-approve   # in CI, after a reviewed plan\n  \
-        dcs-reconcile apply --plan plan.json             # exactly the saved plan, no prompt\n\n\
+        dcs-reconcile apply --plan plan.json             # exactly the saved plan, no prompt\n  \
+        dcs-reconcile apply -f envs/ --max-delete-total 20   # every target, all or nothing\n\n\
         Without a terminal, apply refuses unless --auto-approve is given.")]
     Apply(ApplyArgs),
 
