@@ -1054,3 +1054,30 @@ fn randomized_fleets_keep_all_or_nothing_and_delete_only_planned_surplus() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Runs `args` with standard output a pipe whose reader is closed at once.
+fn with_closed_stdout(f: &Fleet, args: &[&str]) -> Option<i32> {
+    let mut child = command_in(f.dir.path(), args, &f.env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    child.wait().expect("wait").code()
+}
+
+#[test]
+fn a_closed_stdout_deletes_nothing_before_the_plan_is_shown_and_never_exits_1_after() {
+    // Text: the plans cannot be shown, so nothing is deleted, and the exit code says so.
+    let f = Fleet::new(2);
+    assert_eq!(
+        with_closed_stdout(&f, &["apply", "-f", "fleet", "--auto-approve"]),
+        Some(1)
+    );
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
+    // JSON: the report is written at the end; the deletions were done: exit 0, not 1.
+    let args = ["apply", "-f", "fleet", "--auto-approve", "--format", "json"];
+    assert_eq!(with_closed_stdout(&f, &args), Some(0));
+    assert_eq!(f.live(0), vec!["id-0-keep"]);
+    assert_eq!(f.live(1), vec!["id-1-keep"]);
+}
