@@ -288,6 +288,24 @@ fn requests_since(emulator: &Emulator, before: usize, runs: usize) -> String {
     }
 }
 
+/// The table of measured commands.
+fn print_table(rows: &[Measured]) {
+    println!(
+        "{:<42} {:>10} {:>10} {:>10} {:>14}",
+        "command", "requests", "wall ms", "CPU ms", "peak RSS MB"
+    );
+    for r in rows {
+        println!(
+            "{:<42} {:>10} {:>10.1} {:>10.1} {:>14.1}",
+            r.label,
+            r.requests,
+            r.wall().as_secs_f64() * 1000.0,
+            r.cpu().as_secs_f64() * 1000.0,
+            r.peak_rss_mb()
+        );
+    }
+}
+
 fn write(path: &Path, text: &str) -> Res<PathBuf> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path.to_owned())
@@ -394,20 +412,7 @@ fn parent(args: &[String]) -> Res<()> {
         o.runs,
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-    println!(
-        "{:<42} {:>10} {:>10} {:>10} {:>14}",
-        "command", "requests", "wall ms", "CPU ms", "peak RSS MB"
-    );
-    for r in &rows {
-        println!(
-            "{:<42} {:>10} {:>10.1} {:>10.1} {:>14.1}",
-            r.label,
-            r.requests,
-            r.wall().as_secs_f64() * 1000.0,
-            r.cpu().as_secs_f64() * 1000.0,
-            r.peak_rss_mb()
-        );
-    }
+    print_table(&rows);
     if let [seq, conc, ..] = &rows[..] {
         let speedup = seq.wall().as_secs_f64() / conc.wall().as_secs_f64().max(1e-9);
         println!(
@@ -485,19 +490,6 @@ fn fleet(o: &Options) -> Res<()> {
         o.runs,
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-    println!(
-        "{:<42} {:>10} {:>10} {:>10} {:>14}",
-        "command", "requests", "wall ms", "CPU ms", "peak RSS MB"
-    );
-    for r in &rows {
-        println!(
-            "{:<42} {:>10} {:>10.1} {:>10.1} {:>14.1}",
-            r.label,
-            r.requests,
-            r.wall().as_secs_f64() * 1000.0,
-            r.cpu().as_secs_f64() * 1000.0,
-            r.peak_rss_mb()
-        );
-    }
+    print_table(&rows);
     Ok(())
 }
