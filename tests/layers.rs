@@ -104,7 +104,7 @@ fn the_api_client_knows_no_yaml_no_plans_and_no_manifest() {
 
 #[test]
 fn the_command_line_knows_no_emulator_and_settings_no_manifest() {
-    never(&["cli.rs"], &["crate::emulator"]);
+    never(&["cli"], &["crate::emulator"]);
     never(
         &["config"],
         &["crate::manifest", "serde_yaml", "reqwest::Client"],
