@@ -15,6 +15,7 @@
 //!     id: c7b9e5c1-ebfb-4e86-bc6b-ec8d9aa7e1c2
 //! ```
 
+mod block;
 mod entries;
 mod export;
 mod limits;
@@ -22,12 +23,18 @@ mod regions;
 mod rules;
 mod scalar;
 pub mod schema;
+mod stream;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_regions;
 #[cfg(test)]
 mod tests_settings;
+#[cfg(test)]
+mod tests_stream;
+#[cfg(test)]
+mod tests_stream_random;
+mod typing;
 
 use std::path::{Path, PathBuf};
 
@@ -153,6 +160,21 @@ pub const STDIN: &str = "<stdin>";
 
 /// Parses and validates manifest bytes; `path` is used in messages and kept in the result.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+    parse_with(bytes, path, Reader::Fast)
+}
+
+/// Which YAML reading [`parse_with`] tries first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// The streaming reading of plain block YAML ([`stream`]), then serde_yaml for any
+    /// document it does not take or that has an error. What `parse` does.
+    Fast,
+    /// serde_yaml alone (the tests compare the two).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Full,
+}
+
+fn parse_with(bytes: &[u8], path: &Path, reader: Reader) -> Result<Manifest> {
     let display = path.display().to_string();
     let fail = |location: String, message: String| Error::Manifest { location, message };
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -182,10 +204,19 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
             ),
         ));
     }
-    let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| {
-        let (location, message) = split_yaml_error(&e, &display);
-        fail(location, refuse_secret_key(message))
-    })?;
+    // The fast reading gives serde_yaml's result or nothing, never an error of its own: every
+    // error and its message come from serde_yaml.
+    let fast = match reader {
+        Reader::Fast => stream::from_str::<RawManifest>(text),
+        Reader::Full => None,
+    };
+    let raw: RawManifest = match fast {
+        Some(raw) => raw,
+        None => serde_yaml::from_str(text).map_err(|e| {
+            let (location, message) = split_yaml_error(&e, &display);
+            fail(location, refuse_secret_key(message))
+        })?,
+    };
     let instances = raw.instances.ok_or_else(|| {
         fail(
             display.clone(),
