@@ -23,6 +23,40 @@ pub struct EmuInstance {
     /// When true, the usual fields of a real answer (engine, capacity, ip, …) are added on
     /// output, so generated instances look like real ones without costing memory.
     pub typical_fields: bool,
+    /// The typical fields' JSON, kept by generated instances (see [`Tail`]).
+    pub tail: Tail,
+}
+
+/// The JSON of a generated instance's typical fields, made once with the values it was made
+/// from, so that a page of 1,000 generated instances costs the emulator a copy instead of
+/// 35,000 serialised fields. It is used only while those values (id, billing mode, creation
+/// time) are unchanged, and it is not part of the instance's state: instances compare equal
+/// whether they keep it or not.
+#[derive(Clone, Default)]
+pub struct Tail(Option<std::sync::Arc<TailJson>>);
+
+struct TailJson {
+    id: String,
+    charging_mode: i64,
+    created_at: String,
+    /// `{"engine":…,"features":{…}}`.
+    json: Vec<u8>,
+}
+
+impl PartialEq for Tail {
+    fn eq(&self, _: &Tail) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Tail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Tail(kept)"
+        } else {
+            "Tail(none)"
+        })
+    }
 }
 
 impl EmuInstance {
@@ -36,6 +70,7 @@ impl EmuInstance {
             created_at: "2024-05-06T07:08:09.123Z".to_owned(),
             extra: Map::new(),
             typical_fields: true,
+            tail: Tail::default(),
         }
     }
 
@@ -153,66 +188,105 @@ impl EmuInstance {
         Value::Object(obj)
     }
 
+    /// The typical fields as one JSON object, `{"engine":…,"features":{…}}`.
+    fn tail_json(&self) -> Vec<u8> {
+        let v = Variety::of(&self.id);
+        let typical = Typical {
+            engine: "Redis",
+            engine_version: "5.0",
+            spec_code: "redis.ha.xu1.tiny.r2.128",
+            cpu_type: "x86_64",
+            capacity: 0,
+            capacity_minor: ".125",
+            max_memory: 128,
+            used_memory: v.used_memory,
+            ip: v.ip(),
+            port: 6379,
+            domain_name: format!("redis-{}.dcs.huaweicloud.com", self.id),
+            readonly_domain_name: format!("redis-{}-readonly.dcs.huaweicloud.com", self.id),
+            vpc_id: "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
+            vpc_name: "vpc-default",
+            subnet_id: v.subnet_id,
+            security_group_id: v.security_group_id,
+            order_id: (self.charging_mode == 1).then_some("CS2405060708ABCDE"),
+            publicip_id: None,
+            publicip_address: None,
+            enable_publicip: false,
+            enable_ssl: false,
+            service_upgrade: false,
+            no_password_access: "true",
+            access_user: None,
+            description: None,
+            service_task_id: "",
+            maintain_begin: "18:00:00",
+            maintain_end: "19:00:00",
+            updated_at: &self.created_at,
+            user_id: "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
+            user_name: "dcs-user",
+            enterprise_project_id: "0",
+            sub_status: "normal",
+            product_type: "generic",
+            az_codes: v.az_codes,
+            tags: [],
+            features: Features {
+                support_acl: true,
+                support_transparent_client_ip: true,
+                support_ssl: false,
+                support_audit_log: false,
+            },
+        };
+        serde_json::to_vec(&typical).unwrap_or_default()
+    }
+
+    /// The instance, keeping its typical fields' JSON (for generated instances).
+    #[must_use]
+    pub fn keep_tail(mut self) -> EmuInstance {
+        self.tail = Tail(Some(std::sync::Arc::new(TailJson {
+            id: self.id.clone(),
+            charging_mode: self.charging_mode,
+            created_at: self.created_at.clone(),
+            json: self.tail_json(),
+        })));
+        self
+    }
+
     /// Appends the instance as an element of a list answer to `out`: the same JSON as
     /// [`EmuInstance::to_api_json`], written without building a `Value` when the instance
     /// has no extra fields (generated instances never do).
     pub fn write_api_json(&self, out: &mut Vec<u8>) {
         if self.extra.is_empty() {
-            let v = Variety::of(&self.id);
-            let doc = ApiJson {
+            let base = ApiJson {
                 instance_id: &self.id,
                 name: &self.name,
                 status: &self.status,
                 charging_mode: self.charging_mode,
                 created_at: &self.created_at,
-                typical: self.typical_fields.then(|| Typical {
-                    engine: "Redis",
-                    engine_version: "5.0",
-                    spec_code: "redis.ha.xu1.tiny.r2.128",
-                    cpu_type: "x86_64",
-                    capacity: 0,
-                    capacity_minor: ".125",
-                    max_memory: 128,
-                    used_memory: v.used_memory,
-                    ip: v.ip(),
-                    port: 6379,
-                    domain_name: format!("redis-{}.dcs.huaweicloud.com", self.id),
-                    readonly_domain_name: format!("redis-{}-readonly.dcs.huaweicloud.com", self.id),
-                    vpc_id: "1e93f86e-13af-46c8-97d6-d40fa62b76c2",
-                    vpc_name: "vpc-default",
-                    subnet_id: v.subnet_id,
-                    security_group_id: v.security_group_id,
-                    order_id: (self.charging_mode == 1).then_some("CS2405060708ABCDE"),
-                    publicip_id: None,
-                    publicip_address: None,
-                    enable_publicip: false,
-                    enable_ssl: false,
-                    service_upgrade: false,
-                    no_password_access: "true",
-                    access_user: None,
-                    description: None,
-                    service_task_id: "",
-                    maintain_begin: "18:00:00",
-                    maintain_end: "19:00:00",
-                    updated_at: &self.created_at,
-                    user_id: "7a6e1b0f7b4d4c35b2c9b0f0b0a0c0d0",
-                    user_name: "dcs-user",
-                    enterprise_project_id: "0",
-                    sub_status: "normal",
-                    product_type: "generic",
-                    az_codes: v.az_codes,
-                    tags: [],
-                    features: Features {
-                        support_acl: true,
-                        support_transparent_client_ip: true,
-                        support_ssl: false,
-                        support_audit_log: false,
-                    },
-                }),
             };
             let len = out.len();
-            if serde_json::to_writer(&mut *out, &doc).is_ok() {
-                return;
+            if serde_json::to_writer(&mut *out, &base).is_ok() {
+                if !self.typical_fields {
+                    return;
+                }
+                // `{"instance_id":…,"created_at":"…"}` and `{"engine":…}` as one object.
+                let kept = self.tail.0.as_ref().filter(|t| {
+                    t.id == self.id
+                        && t.charging_mode == self.charging_mode
+                        && t.created_at == self.created_at
+                });
+                let made;
+                let tail = match kept {
+                    Some(t) => &t.json,
+                    None => {
+                        made = self.tail_json();
+                        &made
+                    }
+                };
+                if let (Some(b'}'), Some(fields)) = (out.last(), tail.get(1..)) {
+                    out.pop();
+                    out.push(b',');
+                    out.extend_from_slice(fields);
+                    return;
+                }
             }
             out.truncate(len);
         }
@@ -245,6 +319,7 @@ impl EmuInstance {
             created_at,
             extra: obj,
             typical_fields: false,
+            tail: Tail::default(),
         })
     }
 }
@@ -257,11 +332,9 @@ struct ApiJson<'a> {
     status: &'a str,
     charging_mode: i64,
     created_at: &'a str,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    typical: Option<Typical<'a>>,
 }
 
-/// The same fields as [`typical_fields`], as a struct that serialises without allocating a map.
+/// The same fields as [`typical_fields`], as a struct that serialises without a map.
 #[derive(Serialize)]
 struct Typical<'a> {
     engine: &'static str,
@@ -506,6 +579,7 @@ pub fn generate_instances(n: usize) -> Vec<EmuInstance> {
             );
             EmuInstance::new(&stable_id(&format!("gen-{i}")), &format!("gen-{i:06}"))
                 .created(&created)
+                .keep_tail()
         })
         .collect()
 }
@@ -606,7 +680,20 @@ mod tests {
         let mut loaded = EmuInstance::new("x", "y").with_status("ERROR");
         loaded.typical_fields = false;
         loaded.extra.insert("vpc_name".to_owned(), json!("v"));
+        let mut bare = EmuInstance::new("b", "c");
+        bare.typical_fields = false;
+        // A generated instance keeps its typical fields' JSON; when what they were made from
+        // changes, they are made again.
+        let mut changed = generate_instances(3).remove(2);
+        changed.charging_mode = 1;
+        changed.created_at = "2026-01-02T03:04:05.000Z".to_owned();
+        changed.status = "DELETING".to_owned();
+        let mut renamed = generate_instances(2).remove(0);
+        renamed.id = "other-id".to_owned();
         for inst in [
+            bare,
+            changed,
+            renamed,
             generate_instances(2).remove(1),
             EmuInstance::new("a-b", "n").prepaid(),
             loaded,
