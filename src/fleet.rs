@@ -228,27 +228,41 @@ pub async fn plan_all(
 ) -> Result<Vec<TargetPlan>> {
     let shared = identity::Shared::new(env)?;
     let shared = &shared;
-    let plans: Vec<TargetPlan> = futures_util::stream::iter(targets.into_iter().map(|m| async {
-        let result = async {
-            let session = Session::open(cfg, &session::target_of(&m), env, Some(shared)).await?;
-            let planned = session.plan(&m, overrides).await?;
-            Ok((session, planned))
-        }
-        .await;
-        let mut label = label_of(&m);
-        if let Ok((s, _)) = &result {
-            label.project_id = Some(s.target.project_id.clone());
-            label.endpoint = Some(s.target.endpoint.to_string());
-        }
-        TargetPlan {
-            label,
-            manifest: m,
-            result,
-        }
-    }))
-    .buffered(cfg.fleet.parallel.max(1))
+    // Unordered, then put back in order: a slow target holds only its own slot, never the
+    // slots of the targets after it that have finished (`buffered` would keep them until it
+    // is done, and start no new target meanwhile).
+    let mut plans: Vec<(usize, TargetPlan)> = futures_util::stream::iter(
+        targets
+            .into_iter()
+            .enumerate()
+            .map(|(index, m)| async move {
+                let result = async {
+                    let session =
+                        Session::open(cfg, &session::target_of(&m), env, Some(shared)).await?;
+                    let planned = session.plan(&m, overrides).await?;
+                    Ok((session, planned))
+                }
+                .await;
+                let mut label = label_of(&m);
+                if let Ok((s, _)) = &result {
+                    label.project_id = Some(s.target.project_id.clone());
+                    label.endpoint = Some(s.target.endpoint.to_string());
+                }
+                (
+                    index,
+                    TargetPlan {
+                        label,
+                        manifest: m,
+                        result,
+                    },
+                )
+            }),
+    )
+    .buffer_unordered(cfg.fleet.parallel.max(1))
     .collect()
     .await;
+    plans.sort_by_key(|(index, _)| *index);
+    let plans: Vec<TargetPlan> = plans.into_iter().map(|(_, p)| p).collect();
     check_duplicates(&plans)?;
     Ok(plans)
 }

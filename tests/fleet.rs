@@ -229,6 +229,32 @@ fn targets_are_planned_concurrently_under_parallel_and_the_in_flight_bound() {
 }
 
 #[test]
+fn a_slow_target_holds_only_its_own_slot_and_the_report_keeps_the_order() {
+    // `--parallel 2`: t0 is slow, t1 quick. t2 must start as soon as t1 is done, while t0 is
+    // still waiting for its answer (the gauge, shared by t0 and t2 only, sees both), and the
+    // report still lists t0, t1, t2 in that order.
+    let gauge = Arc::new(Gauge::default());
+    let f = Fleet::with(3, |i, c| EmulatorConfig {
+        latency: std::time::Duration::from_millis(match i {
+            0 => 2000,
+            1 => 0,
+            _ => 1000,
+        }),
+        gauge: (i != 1).then(|| gauge.clone()),
+        ..c
+    });
+    let out = f.run(&["plan", "-f", "fleet", "--parallel", "2"]).expect(0);
+    assert_eq!(gauge.max(), 2, "t2 was not planned beside t0");
+    let at = |name: &str| {
+        out.stdout
+            .find(name)
+            .unwrap_or_else(|| panic!("{name}: {}", out.stdout))
+    };
+    assert!(at("fleet/t0.yaml") < at("fleet/t1.yaml"));
+    assert!(at("fleet/t1.yaml") < at("fleet/t2.yaml"));
+}
+
+#[test]
 fn the_fleet_json_and_markdown_have_every_target_and_one_summary() {
     let f = Fleet::new(2);
     f.manifest(1, "guards: {max_delete: 1}\n");
