@@ -7,7 +7,7 @@
 //! The emulator runs in this process with N generated instances and the given per-request
 //! latency. Each measured command runs in a child process: this same program, started again
 //! with a hidden `--child` flag, runs the command through `dcs_reconcile::run` exactly as the
-//! `dcs-reconcile` binary does (current-thread runtime, results to stdout, which is
+//! `dcs-reconcile` binary does (the same runtime, results to stdout, which is
 //! `/dev/null`). So the CPU time and peak RSS reported are the command's alone, not the
 //! emulator's. The child reads them when the command has finished: CPU time from
 //! `/proc/self/stat` (user + system, in clock ticks of 1/100 s) or, when larger, the sum of
@@ -74,10 +74,7 @@ fn child(args: &[String]) -> Res<()> {
     let (report, rest) = args.split_first().ok_or("--child needs a report file")?;
     let cli = Cli::try_parse_from(std::iter::once("dcs-reconcile".to_owned()).chain(rest.to_vec()))
         .map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = dcs_reconcile::runtime().map_err(|e| e.to_string())?;
     let env = Env::from_process();
     let mut stdout = std::io::stdout();
     let mut confirm = |_: &str| Confirmation::NoTerminal;

@@ -93,6 +93,17 @@ pub struct Io<'a> {
 
 pub use error::{Error, Result};
 
+/// The async runtime `run` is driven by, the same for the binary and the benchmark: the
+/// calling thread polls the command, one worker thread runs the connections' tasks and the
+/// signal listener of `apply` (which must run while the main thread waits at the prompt),
+/// and listing pages are parsed on the blocking pool.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+}
+
 /// Runs one command line: settings from `cli` and `env`, then the command. Returns the exit
 /// code of a run that did not fail.
 pub async fn run(cli: cli::Cli, env: &config::Env, io: &mut Io<'_>) -> Result<u8> {

@@ -23,13 +23,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli);
-    // One worker thread besides the main one: the signal listener of `apply` runs there
-    // while the main thread waits at the prompt.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
+    let runtime = match dcs_reconcile::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
