@@ -61,7 +61,8 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 /// (newline, ESC, C1) and invisible format characters are written as escapes (`\n`, `\x1b`,
 /// `\u{200b}`), so that a name can neither forge a line of the plan nor hide a difference.
 pub(crate) fn shown(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII, the common case, byte by byte.
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -37,7 +37,16 @@ fn paint(text: &str, mark: char, color: bool) -> String {
 
 /// `name  id  status  created …`, escaped for the terminal.
 pub(crate) fn instance_line(i: &Instance) -> String {
-    format!(
+    let mut out = Vec::new();
+    // Writing to a vector cannot fail, and the parts are strings.
+    let _ = write_instance(&mut out, i);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`instance_line`], written straight to `w` (a plan can list 100,000 of them).
+fn write_instance(w: &mut dyn Write, i: &Instance) -> io::Result<()> {
+    write!(
+        w,
         "{}  {}  {}  created {}",
         shown(&i.name),
         shown(&i.id),
@@ -46,9 +55,19 @@ pub(crate) fn instance_line(i: &Instance) -> String {
     )
 }
 
+/// `  - name  id  status  created …` (painted as [`paint`] would), then the reason.
 fn line(w: &mut dyn Write, mark: char, d: &Decision, color: bool) -> io::Result<()> {
-    let head = format!("  {mark} {}", instance_line(&d.instance));
-    writeln!(w, "{}", paint(&head, mark, color))?;
+    let style = style(mark);
+    let painted = color && style != Style::new();
+    if painted {
+        write!(w, "{style}")?;
+    }
+    write!(w, "  {mark} ")?;
+    write_instance(w, &d.instance)?;
+    if painted {
+        write!(w, "{style:#}")?;
+    }
+    writeln!(w)?;
     writeln!(w, "      {}", shown(&d.reason))
 }
 
