@@ -1,7 +1,10 @@
 //! The manifest: the YAML file that lists the instances that should exist.
 //!
 //! This is the only module that knows YAML (serde_yaml is archived upstream; swapping it for a
-//! maintained fork must stay a change to this file alone). It reads the file, rejects anything
+//! maintained fork must stay a change to this module alone). Plain block YAML, the style of
+//! large generated manifests, is first read by a streaming reading of its own (`block`,
+//! `stream`, `typing`) that gives serde_yaml's result or steps aside; serde_yaml reads
+//! everything else, and every error comes from it (docs/design.md). It reads the file, rejects anything
 //! it does not understand with one line naming the file, line and column, and returns plain
 //! values ([`Manifest`], [`Entry`]). It sends no request and knows nothing of HTTP.
 //!
