@@ -343,3 +343,57 @@ fn a_server_that_echoes_secrets_into_instance_names_never_gets_them_printed() {
     let run = run_against(&server, &[], &["plan", "-v"]).expect(0);
     assert_no_secret(&run, &server.requests());
 }
+
+#[test]
+fn a_slow_page_holds_only_its_own_slot_and_the_listing_stays_in_order() {
+    // 4,000 instances, `--concurrency 2`: after the first page, 1000 and 2000 are read
+    // together; 2000 answers at once, so 3000 must be asked for while 1000 is still on its
+    // way (it waits up to 5 s for that). The plan still lists all 4,000, each page's ids once.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let third_asked = std::sync::Arc::new(AtomicBool::new(false));
+    let overtaken = std::sync::Arc::new(AtomicBool::new(false));
+    let (asked, seen) = (third_asked.clone(), overtaken.clone());
+    let server = Server::start(move |r| {
+        let offset: usize = r.query("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        if offset == 3000 {
+            asked.store(true, Ordering::SeqCst);
+        }
+        if offset == 1000 {
+            for _ in 0..100 {
+                if asked.load(Ordering::SeqCst) {
+                    seen.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let instances: Vec<serde_json::Value> = (offset..offset + 1000)
+            .map(|n| entry(&format!("00000000-0000-0000-0000-{n:012}")))
+            .collect();
+        Reply::json(
+            200,
+            &serde_json::json!({"instance_num": 4000, "instances": instances}),
+        )
+    });
+    let run = run_against(
+        &server,
+        &[],
+        &["plan", "--format", "json", "--concurrency", "2"],
+    )
+    .expect(0);
+    assert!(
+        overtaken.load(Ordering::SeqCst),
+        "the page at offset 3000 waited for the slow page at 1000"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let ids: Vec<&str> = doc["delete"]
+        .as_array()
+        .expect("delete")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 4000);
+    let distinct: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(distinct.len(), 4000);
+    assert_eq!(server.requests().len(), 4);
+}

@@ -144,10 +144,26 @@ impl Client {
         } else {
             LIST_LIMIT..total_usize
         };
+        // Unordered, then taken in offset order: a slow page holds only its own slot (with
+        // `buffered`, the pages after it would keep theirs until it arrived, and no new page
+        // would start meanwhile). Every page, and every error, is still looked at in order.
         let mut pages = futures_util::stream::iter(offsets.step_by(LIST_LIMIT))
             .map(|offset| async move { (offset, self.list_page(offset).await) })
-            .buffered(self.concurrency);
-        while let Some((offset, page)) = pages.next().await {
+            .buffer_unordered(self.concurrency);
+        let mut arrived = std::collections::BTreeMap::new();
+        let mut next = LIST_LIMIT;
+        loop {
+            let (offset, page) = match arrived.remove(&next) {
+                Some(page) => (next, page),
+                None => match pages.next().await {
+                    Some((offset, page)) => {
+                        arrived.insert(offset, page);
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            next = next.saturating_add(LIST_LIMIT);
             let page = page?;
             if let Some(n) = page.instance_num
                 && n != total
