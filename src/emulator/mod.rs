@@ -21,10 +21,12 @@
 //! `routes` the router and what every request goes through (latency, faults, authentication,
 //! the record); `auth` the signature checks; `instances` listing and deleting; `tags`; `ces`;
 //! `iam` (IAM and the metadata service); `state` the state file; `data` the instances;
-//! `faults` the fault queue and what an injected fault answers.
+//! `answer` how an instance is written in the API's JSON; `faults` the fault queue and what
+//! an injected fault answers.
 //!
 //! It shares the signing functions and nothing else with the client; it never sees a plan.
 
+mod answer;
 mod auth;
 mod ces;
 mod data;
