@@ -632,8 +632,15 @@ fn a_signal_during_the_first_target_leaves_the_next_untouched_and_reports_both()
     .spawn()
     .expect("spawn");
     let first = f.emulators[0].shared();
-    // Target 0's listing is answered and its DELETE is in flight.
-    wait_for(|| first.requests().iter().any(|r| r.method == "GET") && first.in_flight() > 0);
+    // Target 0's listing is answered and its DELETE is in flight. A request is recorded just
+    // before its answer is written, so "in flight" right after the GET's record may still be
+    // that GET: the DELETE is the request still in flight 150 ms later (it waits 800 ms).
+    wait_for(|| {
+        first.requests().iter().any(|r| r.method == "GET") && first.in_flight() > 0 && {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            first.in_flight() > 0
+        }
+    });
     send_signal(child.id(), "TERM");
     let run = run_of(child.wait_with_output().expect("wait"));
     assert_eq!(run.code, 4, "a DELETE was sent: {run:?}");

@@ -491,8 +491,15 @@ fn a_second_signal_exits_at_once_saying_the_report_is_incomplete() {
     p.manifest("instances:\n  - name: keep\n");
     let shared = p.emulator.shared();
     let child = spawn_apply(&p);
-    // Wait for the first DELETE to be in flight (the listing before it takes 3 s too).
-    wait_for(|| shared.requests().iter().any(|r| r.method == "GET") && shared.in_flight() > 0);
+    // Wait for the first DELETE to be in flight (the listing before it takes 3 s too). A
+    // request is recorded just before its answer is written, so the one in flight right after
+    // the GET's record may be that GET: the DELETE is the one still in flight 150 ms later.
+    wait_for(|| {
+        shared.requests().iter().any(|r| r.method == "GET") && shared.in_flight() > 0 && {
+            std::thread::sleep(Duration::from_millis(150));
+            shared.in_flight() > 0
+        }
+    });
     std::thread::sleep(Duration::from_millis(200));
     send_signal(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(200));
