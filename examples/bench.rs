@@ -317,14 +317,7 @@ fn parent(args: &[String]) -> Res<()> {
     }
     let instances = generate_instances(o.instances);
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
-    let emulator = Emulator::start(EmulatorConfig {
-        project_id: Some(PID.to_owned()),
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances,
-        latency: o.latency,
-        ..EmulatorConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
+    let emulator = start_emulator(instances, Some(PID.to_owned()), &o)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
     // The plan's manifest: every tenth instance, or the first D, by name.
@@ -420,20 +413,30 @@ fn parent(args: &[String]) -> Res<()> {
     Ok(())
 }
 
+/// The emulator the measured commands talk to, in this process, checking signatures;
+/// `project_id` `None` serves every project id (the fleet).
+fn start_emulator(
+    instances: Vec<dcs_reconcile::emulator::EmuInstance>,
+    project_id: Option<String>,
+    o: &Options,
+) -> Res<Emulator> {
+    Emulator::start(EmulatorConfig {
+        project_id,
+        credentials: Some((AK.to_owned(), SK.to_owned())),
+        instances,
+        latency: o.latency,
+        ..EmulatorConfig::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// `--targets T`: T projects of N instances each (one emulator serving every project id, each
 /// listing the same N instances), one manifest per project in a directory, planned with
 /// `--parallel 1` (one target after another) and with the default `--parallel`.
 fn fleet(o: &Options) -> Res<()> {
     let instances = generate_instances(o.instances);
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
-    let emulator = Emulator::start(EmulatorConfig {
-        project_id: None,
-        credentials: Some((AK.to_owned(), SK.to_owned())),
-        instances,
-        latency: o.latency,
-        ..EmulatorConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
+    let emulator = start_emulator(instances, None, o)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let fleet = dir.path().join("fleet");
     std::fs::create_dir(&fleet).map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@
 //! block sequences (`- name: a`, also at the indentation of their key); scalars on one line,
 //! plain, `'single'` or `"double"` quoted without escapes; comments and blank lines. Anything
 //! else (flow collections, anchors, tags, block scalars, multi-line scalars, escapes, tabs,
-//! `\r`, documents markers, non-ASCII text, indentation it does not expect) makes it
+//! `\r`, document markers, non-ASCII text, indentation it does not expect) makes it
 //! **decline**: it returns [`Decline`] and the caller reads the file with the full YAML parser
 //! instead. It never reports an error of its own; declining is always safe.
 //!

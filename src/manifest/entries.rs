@@ -5,8 +5,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::regions::{KeyOf, Seen, fold_id};
 use super::scalar::{EntryId, EntryName, Region, Text};
+use super::seen::{KeyOf, Seen, fold_id};
 use crate::model::Entry;
 
 /// The `instances:` list, validated while it is read so that errors carry the line.

@@ -26,6 +26,7 @@ mod regions;
 mod rules;
 mod scalar;
 pub mod schema;
+mod seen;
 mod stream;
 #[cfg(test)]
 mod tests;

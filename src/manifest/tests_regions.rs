@@ -356,8 +356,8 @@ impl std::hash::Hasher for Colliding {
 /// earlier index it repeats. A repeat is not kept (a refused manifest stops there), so the
 /// indices count the entries kept.
 fn repeats<S: std::hash::BuildHasher>(
-    mut seen: regions::Seen<S>,
-    of: regions::KeyOf,
+    mut seen: seen::Seen<S>,
+    of: seen::KeyOf,
     entries: &[(&str, Option<&str>)],
 ) -> Vec<Option<usize>> {
     let mut earlier: Vec<Entry> = Vec::new();
@@ -365,13 +365,13 @@ fn repeats<S: std::hash::BuildHasher>(
     for &(key, region) in entries {
         let entry = Entry {
             index: earlier.len(),
-            id: (of == regions::KeyOf::Id).then(|| key.to_owned()),
-            name: (of == regions::KeyOf::Name).then(|| key.to_owned()),
+            id: (of == seen::KeyOf::Id).then(|| key.to_owned()),
+            name: (of == seen::KeyOf::Name).then(|| key.to_owned()),
             region: region.map(str::to_owned),
         };
         let folded = match of {
-            regions::KeyOf::Id => regions::fold_id(key),
-            regions::KeyOf::Name => std::borrow::Cow::Borrowed(key),
+            seen::KeyOf::Id => seen::fold_id(key),
+            seen::KeyOf::Name => std::borrow::Cow::Borrowed(key),
         };
         let found = seen.insert(&folded, region, earlier.len(), &earlier);
         out.push(found.as_ref().map(|(first, _)| *first));
@@ -414,11 +414,11 @@ fn seen_answers_the_same_when_every_hash_collides() {
         None,
         Some(0),
     ];
-    let of = regions::KeyOf::Name;
-    assert_eq!(repeats(regions::Seen::new(of), of, names), expected);
+    let of = seen::KeyOf::Name;
+    assert_eq!(repeats(seen::Seen::new(of), of, names), expected);
     let colliding = std::hash::BuildHasherDefault::<Colliding>::default();
     assert_eq!(
-        repeats(regions::Seen::with_hasher(of, colliding), of, names),
+        repeats(seen::Seen::with_hasher(of, colliding), of, names),
         expected
     );
 
@@ -432,11 +432,11 @@ fn seen_answers_the_same_when_every_hash_collides() {
         ("X", Some("r1")),
     ];
     let expected = vec![None, None, None, Some(0), Some(1), Some(2)];
-    let of = regions::KeyOf::Id;
-    assert_eq!(repeats(regions::Seen::new(of), of, ids), expected);
+    let of = seen::KeyOf::Id;
+    assert_eq!(repeats(seen::Seen::new(of), of, ids), expected);
     let colliding = std::hash::BuildHasherDefault::<Colliding>::default();
     assert_eq!(
-        repeats(regions::Seen::with_hasher(of, colliding), of, ids),
+        repeats(seen::Seen::with_hasher(of, colliding), of, ids),
         expected
     );
 }
