@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 
 use super::LIST_LIMIT;
 use super::client::Client;
-use super::wire::ListResponse;
+use super::wire::{self, ListResponse};
 use crate::error::{Error, Result};
 use crate::model::Instance;
 
@@ -53,10 +53,9 @@ impl Client {
         // Parsed on a blocking thread: pages arriving together (several targets, concurrent
         // paging) are read on every core, not one after another on the runtime's thread.
         let body = answer.body.clone();
-        let parsed =
-            tokio::task::spawn_blocking(move || serde_json::from_slice::<ListResponse>(&body))
-                .await
-                .map_err(|e| Error::Internal(format!("parsing a listing page stopped: {e}")))?;
+        let parsed = tokio::task::spawn_blocking(move || wire::parse_list(&body))
+            .await
+            .map_err(|e| Error::Internal(format!("parsing a listing page stopped: {e}")))?;
         let mut page = parsed.map_err(|e| {
             self.decode_error(
                 "GET",

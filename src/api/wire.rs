@@ -28,6 +28,16 @@ pub struct ListResponse {
     pub instances: Vec<Instance>,
 }
 
+/// Parses a list answer. A body that is valid UTF-8 throughout (every real one) is checked
+/// once and read as text, so the parser does not check each string again; any other body is
+/// read as bytes, exactly as before, so the result and every error are the same either way.
+pub fn parse_list(body: &[u8]) -> serde_json::Result<ListResponse> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// One element of `instances` in a list answer (`InstanceListInfo`): only the fields the plan
 /// and its output use.
 #[derive(Debug, Deserialize)]
@@ -363,6 +373,37 @@ mod tests {
             ]
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_page_read_as_text_is_read_exactly_as_from_bytes() {
+        let head = br#"{"instance_num":1,"instances":[{"instance_id":"a","status":"RUNNING","#;
+        let bodies: Vec<Vec<u8>> = [
+            &br#""name":"n\u00e9\"q","description":"x"}]}"#[..],
+            // Not UTF-8 in a field the parser skips: bytes accept it, so must this.
+            &b"\"name\":\"n\",\"description\":\"\xff\xfe\"}]}"[..],
+            // Not UTF-8 in a field that is kept: the same error.
+            &b"\"name\":\"n\xc3\"}]}"[..],
+            &br#""name":"\ud800"}]}"#[..],
+            &br#""name":"n"}]"#[..],
+            &br#""name":"n"}]} x"#[..],
+            "\"name\":\"caf\u{e9}\u{200b}\"}]}".as_bytes(),
+        ]
+        .iter()
+        .map(|tail| [&head[..], tail].concat())
+        .collect();
+        let mut accepted = 0;
+        for body in &bodies {
+            let text = parse_list(body)
+                .map(|p| format!("{p:?}"))
+                .map_err(|e| e.to_string());
+            let bytes = serde_json::from_slice::<ListResponse>(body)
+                .map(|p| format!("{p:?}"))
+                .map_err(|e| e.to_string());
+            assert_eq!(text, bytes, "{}", String::from_utf8_lossy(body));
+            accepted += usize::from(text.is_ok());
+        }
+        assert_eq!(accepted, 3, "the first, second and last bodies are pages");
     }
 
     #[test]

@@ -409,8 +409,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fail_delete_requests: usize,
 
-    /// Simulated network latency: every answer is delayed by MS milliseconds (requests still
-    /// overlap, as they would over a real network).
+    /// Simulated response time: every answer leaves MS milliseconds after its request arrived,
+    /// building it included (requests still overlap, as they would over a real network).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
     /// Deleted instances stay listed as DELETING for N listings before they disappear.

@@ -87,8 +87,10 @@ pub struct EmulatorConfig {
     pub fail_delete: Vec<String>,
     /// Fault injection: the first N batch-delete requests answer HTTP 500 and delete nothing.
     pub fail_delete_requests: usize,
-    /// Simulated network latency added to every answer. Requests wait concurrently, as over a
-    /// real network; the state is read after the wait.
+    /// Simulated response time: every answer leaves this long after its request arrived.
+    /// The state is read (and changed) when the request arrives and the answer built at once;
+    /// what remains of the time is waited out concurrently, as over a real network, and the
+    /// request is recorded just before its answer is written.
     pub latency: std::time::Duration,
     /// Deleted instances linger in status `DELETING` for this many listings (list requests
     /// at offset 0) before they disappear, as on the real cloud.

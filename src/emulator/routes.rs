@@ -275,81 +275,90 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let latency = shared.lock().config.latency;
+    // The answer leaves `latency` after the request arrived: it is read and built at once,
+    // then held back for what remains of that time, so building a large page does not add
+    // to the latency (as a server's response time includes its own work).
+    let arrived = tokio::time::Instant::now();
+    let (latency, req, fault, status, reply, summary, record) = {
+        let mut inner = shared.lock();
+        let latency = inner.config.latency;
+        inner.counter = inner.counter.wrapping_add(1);
+        let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let req = Req {
+            segments: uri.path().split('/').map(sign::decode).collect(),
+            method,
+            uri,
+            headers,
+            body,
+            query,
+            request_id,
+        };
+        let offset = req
+            .param("offset")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        // A path no route serves takes the faults of its method, as before the routes existed.
+        let target = match (api, &req.method) {
+            (Api::Unknown, &Method::GET) => Target::List,
+            (Api::Unknown, &Method::DELETE) => Target::Delete,
+            _ => target,
+        };
+        let fault = faults::take(&mut inner.config.faults, target, offset);
+        let answer = match fault {
+            Some(Kind::Status(code)) => faults::injected(api, code, &req.request_id),
+            Some(Kind::Html | Kind::Close | Kind::Garbage) => {
+                Answer::json(StatusCode::BAD_GATEWAY, Value::Null)
+            }
+            Some(Kind::Insert) => {
+                let n = inner.counter;
+                inner.instances.insert(
+                    0,
+                    EmuInstance::new(
+                        &format!("00000000-0000-4000-8000-{n:012x}"),
+                        &format!("inserted-{n}"),
+                    ),
+                );
+                inner.dispatch(api, handler, &req)
+            }
+            Some(Kind::LoseAnswer) | None => inner.dispatch(api, handler, &req),
+        };
+        let Answer {
+            status,
+            reply,
+            note,
+        } = answer;
+        let summary = summary(&note);
+        let record = super::RequestRecord {
+            method: req.method.to_string(),
+            path: req.uri.path().to_owned(),
+            query: req.uri.query().unwrap_or("").to_owned(),
+            status: status.as_u16(),
+            delete_ids: note.delete_ids,
+            header_names: req.headers.keys().map(|k| k.as_str().to_owned()).collect(),
+            signed_headers: req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(sign::parse_authorization)
+                .map(|a| a.signed_headers)
+                .unwrap_or_default(),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+            is_recycle: note.is_recycle,
+            recycled: note.recycled,
+            destroyed: note.destroyed,
+        };
+        (latency, req, fault, status, reply, summary, record)
+    };
+    let response = response_of(reply, status, fault, &req);
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        tokio::time::sleep_until(arrived + latency).await;
     }
-    let mut inner = shared.lock();
-    inner.counter = inner.counter.wrapping_add(1);
-    let request_id = format!("{:016x}{:016x}", inner.seed, inner.counter);
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let req = Req {
-        segments: uri.path().split('/').map(sign::decode).collect(),
-        method,
-        uri,
-        headers,
-        body,
-        query,
-        request_id,
-    };
-    let offset = req
-        .param("offset")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    // A path no route serves takes the faults of its method, as before the routes existed.
-    let target = match (api, &req.method) {
-        (Api::Unknown, &Method::GET) => Target::List,
-        (Api::Unknown, &Method::DELETE) => Target::Delete,
-        _ => target,
-    };
-    let fault = faults::take(&mut inner.config.faults, target, offset);
-    let answer = match fault {
-        Some(Kind::Status(code)) => faults::injected(api, code, &req.request_id),
-        Some(Kind::Html | Kind::Close | Kind::Garbage) => {
-            Answer::json(StatusCode::BAD_GATEWAY, Value::Null)
-        }
-        Some(Kind::Insert) => {
-            let n = inner.counter;
-            inner.instances.insert(
-                0,
-                EmuInstance::new(
-                    &format!("00000000-0000-4000-8000-{n:012x}"),
-                    &format!("inserted-{n}"),
-                ),
-            );
-            inner.dispatch(api, handler, &req)
-        }
-        Some(Kind::LoseAnswer) | None => inner.dispatch(api, handler, &req),
-    };
-    let Answer {
-        status,
-        reply,
-        note,
-    } = answer;
-    let summary = summary(&note);
-    inner.requests.push(super::RequestRecord {
-        method: req.method.to_string(),
-        path: req.uri.path().to_owned(),
-        query: req.uri.query().unwrap_or("").to_owned(),
-        status: status.as_u16(),
-        delete_ids: note.delete_ids,
-        header_names: req.headers.keys().map(|k| k.as_str().to_owned()).collect(),
-        signed_headers: req
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(sign::parse_authorization)
-            .map(|a| a.signed_headers)
-            .unwrap_or_default(),
-        body: String::from_utf8_lossy(&req.body).into_owned(),
-        is_recycle: note.is_recycle,
-        recycled: note.recycled,
-        destroyed: note.destroyed,
-    });
-    drop(inner);
+    // Recorded just before the answer is written, as a client would see it.
+    shared.lock().requests.push(record);
     tracing::info!(
         "{} {} -> {} (request id {}){}{summary}",
         req.method,
@@ -360,6 +369,11 @@ async fn answer(
             .map(|k| format!(" [fault: {k:?}]"))
             .unwrap_or_default()
     );
+    response
+}
+
+/// The HTTP answer of `reply`, or the broken one `fault` asks for.
+fn response_of(reply: Reply, status: StatusCode, fault: Option<Kind>, req: &Req) -> Response {
     match fault {
         Some(Kind::Close | Kind::LoseAnswer) => return faults::cut_off(),
         Some(kind @ (Kind::Html | Kind::Garbage)) => return faults::broken_answer(kind),
