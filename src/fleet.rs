@@ -226,12 +226,27 @@ pub async fn plan_all(
     targets: Vec<Manifest>,
     overrides: Overrides,
 ) -> Result<Vec<TargetPlan>> {
+    let plans = plan_all_then(cfg, env, targets, overrides, |_, _| ()).await?;
+    Ok(plans.into_iter().map(|(p, ())| p).collect())
+}
+
+/// [`plan_all`], handing each target to `then` (with its index) as soon as it is planned, in
+/// the order they finish, while the others are still waiting for their answers: what a
+/// command does with one target alone (its printed section) overlaps their round trips
+/// instead of following the last one. Each result comes back with what `then` made of it.
+pub async fn plan_all_then<T>(
+    cfg: &Config,
+    env: &Env,
+    targets: Vec<Manifest>,
+    overrides: Overrides,
+    mut then: impl FnMut(usize, &mut TargetPlan) -> T,
+) -> Result<Vec<(TargetPlan, T)>> {
     let shared = identity::Shared::new(env)?;
     let shared = &shared;
     // Unordered, then put back in order: a slow target holds only its own slot, never the
     // slots of the targets after it that have finished (`buffered` would keep them until it
     // is done, and start no new target meanwhile).
-    let mut plans: Vec<(usize, TargetPlan)> = futures_util::stream::iter(
+    let mut plans: Vec<(usize, TargetPlan, T)> = futures_util::stream::iter(
         targets
             .into_iter()
             .enumerate()
@@ -259,12 +274,17 @@ pub async fn plan_all(
             }),
     )
     .buffer_unordered(cfg.fleet.parallel.max(1))
+    .map(|(index, mut plan)| {
+        let made = then(index, &mut plan);
+        (index, plan, made)
+    })
     .collect()
     .await;
-    plans.sort_by_key(|(index, _)| *index);
-    let plans: Vec<TargetPlan> = plans.into_iter().map(|(_, p)| p).collect();
+    plans.sort_by_key(|(index, _, _)| *index);
+    let (plans, made): (Vec<TargetPlan>, Vec<T>) =
+        plans.into_iter().map(|(_, p, t)| (p, t)).unzip();
     check_duplicates(&plans)?;
-    Ok(plans)
+    Ok(plans.into_iter().zip(made).collect())
 }
 
 /// Two targets that resolved to the same project at the same endpoint would plan (and
@@ -299,19 +319,21 @@ pub fn view(
     refusals: Vec<String>,
 ) -> Fleet<'_> {
     Fleet {
-        targets: plans
-            .iter()
-            .map(|p| TargetView {
-                label: &p.label,
-                result: match &p.result {
-                    Ok((_, planned)) => Ok((&planned.plan, &planned.context)),
-                    Err(e) => Err(e),
-                },
-            })
-            .collect(),
+        targets: plans.iter().map(view_of).collect(),
         shard,
         total,
         refusals,
+    }
+}
+
+/// The printers' view of one target.
+pub fn view_of(p: &TargetPlan) -> TargetView<'_> {
+    TargetView {
+        label: &p.label,
+        result: match &p.result {
+            Ok((_, planned)) => Ok((&planned.plan, &planned.context)),
+            Err(e) => Err(e),
+        },
     }
 }
 

@@ -114,6 +114,16 @@ fn a_directory_and_repeated_files_are_one_target_each_with_a_section_and_a_summa
         out.contains("  changes: fleet/t0.yaml, fleet/t1.yaml, fleet/t2.yaml"),
         "{out}"
     );
+    // Colour reaches every section, each written as its target was planned.
+    let coloured = f
+        .run(&["plan", "-f", "fleet", "--color", "always"])
+        .expect(0);
+    assert_eq!(
+        coloured.stdout.matches("\x1b[31m  - ").count(),
+        6,
+        "{}",
+        coloured.stdout
+    );
     // The same targets named one by one, in the order given.
     let files = f
         .run(&["plan", "-f", "fleet/t2.yaml", "-f", "fleet/t0.yaml"])
@@ -250,8 +260,11 @@ fn a_slow_target_holds_only_its_own_slot_and_the_report_keeps_the_order() {
             .find(name)
             .unwrap_or_else(|| panic!("{name}: {}", out.stdout))
     };
-    assert!(at("fleet/t0.yaml") < at("fleet/t1.yaml"));
-    assert!(at("fleet/t1.yaml") < at("fleet/t2.yaml"));
+    // Each section is written as its target is planned (t1 first, t0 last): each still has
+    // its own number, and the sections are printed in the targets' order.
+    assert!(at("=== [1/3] fleet/t0.yaml") < at("=== [2/3] fleet/t1.yaml"));
+    assert!(at("=== [2/3] fleet/t1.yaml") < at("=== [3/3] fleet/t2.yaml"));
+    assert!(at("=== [3/3] fleet/t2.yaml") < at("Fleet: 3 targets"));
 }
 
 #[test]

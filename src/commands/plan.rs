@@ -96,22 +96,42 @@ async fn several(
 ) -> Result<u8> {
     fleet::check_single_target_flags(cfg, &selection)?;
     let (shard, total) = (selection.shard, selection.total);
-    let mut plans = fleet::plan_all(cfg, env, selection.targets, p.overrides).await?;
-    for t in &mut plans {
+    let of = selection.targets.len();
+    let color = io.color;
+    // Each target's text or Markdown section is written into memory as soon as that target
+    // is planned, while the others wait for their answers; nothing reaches stdout before
+    // every target is planned and the run found sound (no duplicate target).
+    let planned = fleet::plan_all_then(cfg, env, selection.targets, p.overrides, |n, t| {
         if let Ok((_, planned)) = &mut t.result {
-            planned.context.color = io.color;
+            planned.context.color = color;
         }
-    }
+        let v = fleet::view_of(t);
+        let mut section = Vec::new();
+        match p.format {
+            Format::Text => {
+                render::fleet::text_section(&mut section, n, of, &v).map_err(write_err)?
+            }
+            Format::Markdown => section = render::fleet::markdown_section(&v).into_bytes(),
+            // The JSON document is written at the end, one target at a time.
+            Format::Json => {}
+        }
+        // Held until every target is planned: no room left over from the buffer's growth.
+        section.shrink_to_fit();
+        Ok(section)
+    })
+    .await?;
+    let (plans, sections): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
     let refusals = fleet::total_refusals(&plans, cfg.fleet.max_delete_total);
     let view = fleet::view(&plans, shard, total, refusals);
     {
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *io.out);
+        let sections = sections.into_iter().collect::<Result<Vec<Vec<u8>>>>()?;
         match p.format {
-            Format::Text => render::fleet::fleet_text(&mut w, &view),
+            Format::Text => render::fleet::fleet_text(&mut w, &view, &sections),
             Format::Json => {
                 render::fleet::write_fleet_json(&mut w, &view).and_then(|()| writeln!(w))
             }
-            Format::Markdown => write!(w, "{}", render::fleet::fleet_markdown(&view)),
+            Format::Markdown => render::fleet::fleet_markdown(&mut w, &view, &sections),
         }
         .and_then(|()| w.flush())
         .map_err(write_err)?;

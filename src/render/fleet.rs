@@ -229,17 +229,41 @@ fn summary_lists(w: &mut dyn Write, s: &FleetSummary) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes the fleet plan for people: a section per target, then the fleet summary.
-pub(crate) fn fleet_text(w: &mut dyn Write, fleet: &Fleet<'_>) -> io::Result<()> {
-    let (views, shard, total) = (&fleet.targets, fleet.shard, fleet.total);
-    for (n, v) in views.iter().enumerate() {
-        target_header(w, n, views.len(), v.label)?;
-        match v.result {
-            Ok((plan, ctx)) => super::text::plan_text(w, plan, ctx)?,
-            Err(e) => target_error(w, e)?,
-        }
-        writeln!(w)?;
+/// Writes the fleet plan for people: a section per target (`sections`, each written by
+/// [`text_section`] as its target was planned), then the fleet summary.
+pub(crate) fn fleet_text(
+    w: &mut dyn Write,
+    fleet: &Fleet<'_>,
+    sections: &[Vec<u8>],
+) -> io::Result<()> {
+    debug_assert_eq!(sections.len(), fleet.targets.len());
+    for s in sections {
+        w.write_all(s)?;
     }
+    text_end(w, fleet)
+}
+
+/// Target `n` of `of`'s section of the text fleet plan: its header, its plan or error, and a
+/// blank line. It depends on that target alone, so it can be written before the others are
+/// planned.
+pub(crate) fn text_section(
+    w: &mut dyn Write,
+    n: usize,
+    of: usize,
+    v: &TargetView<'_>,
+) -> io::Result<()> {
+    target_header(w, n, of, v.label)?;
+    match v.result {
+        Ok((plan, ctx)) => super::text::plan_text(w, plan, ctx)?,
+        Err(e) => target_error(w, e)?,
+    }
+    writeln!(w)
+}
+
+/// What follows the sections in the text fleet plan: the fleet summary and the fleet-wide
+/// refusals.
+fn text_end(w: &mut dyn Write, fleet: &Fleet<'_>) -> io::Result<()> {
+    let (views, shard, total) = (&fleet.targets, fleet.shard, fleet.total);
     let s = fleet_summary(views);
     writeln!(w, "{}", summary_line(&s, shard, total))?;
     summary_lists(w, &s)?;
@@ -280,9 +304,25 @@ pub(crate) fn target_header(
     )
 }
 
-/// The fleet plan as a pull-request comment: the summary and a table of the targets, then a
-/// section per target.
-pub(crate) fn fleet_markdown(fleet: &Fleet<'_>) -> String {
+/// Writes the fleet plan as a pull-request comment: the summary and a table of the targets,
+/// then a section per target (`sections`, each made by [`markdown_section`] as its target was
+/// planned).
+pub(crate) fn fleet_markdown(
+    w: &mut dyn Write,
+    fleet: &Fleet<'_>,
+    sections: &[Vec<u8>],
+) -> io::Result<()> {
+    debug_assert_eq!(sections.len(), fleet.targets.len());
+    w.write_all(markdown_head(fleet).as_bytes())?;
+    for s in sections {
+        w.write_all(s)?;
+    }
+    Ok(())
+}
+
+/// What precedes the sections in the Markdown fleet plan: the heading, the summary, the
+/// fleet-wide refusals and the table of the targets.
+fn markdown_head(fleet: &Fleet<'_>) -> String {
     let (views, shard, total) = (&fleet.targets, fleet.shard, fleet.total);
     let s = fleet_summary(views);
     let head = if s.delete == 0 {
@@ -326,16 +366,20 @@ pub(crate) fn fleet_markdown(fleet: &Fleet<'_>) -> String {
             ));
         }
     }
-    for v in views {
-        out.push_str(&format!("\n---\n\n#### {}\n\n", md(&v.label.header())));
-        match v.result {
-            Ok((plan, ctx)) => out.push_str(&super::markdown::plan_markdown_in(plan, ctx, 5)),
-            Err(e) => out.push_str(&format!(
-                "> **Could not be planned** (nothing is deleted anywhere while a target \
-                 fails):\n>\n> {}\n",
-                md(&e.to_string())
-            )),
-        }
+    out
+}
+
+/// A target's section of the Markdown fleet plan. It depends on that target alone, so it can
+/// be written before the others are planned.
+pub(crate) fn markdown_section(v: &TargetView<'_>) -> String {
+    let mut out = format!("\n---\n\n#### {}\n\n", md(&v.label.header()));
+    match v.result {
+        Ok((plan, ctx)) => out.push_str(&super::markdown::plan_markdown_in(plan, ctx, 5)),
+        Err(e) => out.push_str(&format!(
+            "> **Could not be planned** (nothing is deleted anywhere while a target \
+             fails):\n>\n> {}\n",
+            md(&e.to_string())
+        )),
     }
     out
 }
