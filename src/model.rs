@@ -2,6 +2,10 @@
 //!
 //! No YAML, no HTTP, no I/O here: these are plain values.
 
+/// A short text that many instances of a listing share (`engine`, `spec_code`, …): one
+/// allocation per distinct value of a page, not one per instance.
+pub type Shared = std::sync::Arc<str>;
+
 /// A live DCS instance, reduced to the fields the plan and its output need: the listing parses
 /// each answer straight into this (the API's other 30-odd fields are skipped, never stored), so
 /// it is what a large project costs in memory. Add a field only when the plan or its output
@@ -19,17 +23,17 @@ pub struct Instance {
     /// `charging_mode`: 0 pay-per-use, 1 prepaid (yearly/monthly).
     pub charging_mode: Option<i64>,
     /// `spec_code`, e.g. `redis.ha.xu1.large.r2.2` (for `export`'s comments).
-    pub spec_code: Option<String>,
+    pub spec_code: Option<Shared>,
     /// `enterprise_project_id`.
-    pub enterprise_project_id: Option<String>,
+    pub enterprise_project_id: Option<Shared>,
     /// `tags` as key/value pairs.
     pub tags: Vec<(String, String)>,
     /// `engine`, e.g. `Redis` (for the recycle bin's eligibility).
-    pub engine: Option<String>,
+    pub engine: Option<Shared>,
     /// `engine_version`, e.g. `5.0`.
-    pub engine_version: Option<String>,
+    pub engine_version: Option<Shared>,
     /// `product_type`, e.g. `generic` or `enterprise`; missing in older answers.
-    pub product_type: Option<String>,
+    pub product_type: Option<Shared>,
 }
 
 impl Instance {

@@ -110,9 +110,9 @@ mod tests {
             name: "n".to_owned(),
             status: "RUNNING".to_owned(),
             charging_mode: Some(0),
-            engine: Some("Redis".to_owned()),
-            engine_version: version.map(str::to_owned),
-            product_type: product.map(str::to_owned),
+            engine: Some("Redis".into()),
+            engine_version: version.map(Into::into),
+            product_type: product.map(Into::into),
             ..Instance::default()
         }
     }
@@ -131,7 +131,7 @@ mod tests {
             Err("the Enterprise edition cannot use the recycle bin".to_owned())
         );
         let mut memcached = redis(Some("1.5"), Some("generic"));
-        memcached.engine = Some("Memcached".to_owned());
+        memcached.engine = Some("Memcached".into());
         assert!(eligibility(&memcached).is_err());
     }
 

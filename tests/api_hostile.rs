@@ -332,8 +332,11 @@ fn a_server_that_echoes_secrets_into_instance_names_never_gets_them_printed() {
             200,
             &serde_json::json!({"instance_num": 2, "instances": [
                 {"instance_id": "echo-1", "name": format!("leak-{SK}"), "status": "RUNNING",
-                 "charging_mode": 0, "tags": [{"key": "k", "value": format!("Signature={sig}")}]},
-                entry("echo-2"),
+                 "charging_mode": 0, "tags": [{"key": "k", "value": format!("Signature={sig}")}],
+                 "spec_code": format!("redis.{SK}")},
+                // The same spec code: the two instances share one value of it.
+                {"instance_id": "echo-2", "name": "n-echo-2", "status": "RUNNING",
+                 "charging_mode": 0, "spec_code": format!("redis.{SK}")},
             ]}),
         )
     });
@@ -341,6 +344,15 @@ fn a_server_that_echoes_secrets_into_instance_names_never_gets_them_printed() {
     assert!(!run.stdout.contains(SK), "{}", run.stdout);
     assert!(run.stdout.contains("\"leak-(redacted)\""), "{}", run.stdout);
     let run = run_against(&server, &[], &["plan", "-v"]).expect(0);
+    assert_no_secret(&run, &server.requests());
+    // `export` prints each instance's spec code.
+    let run = run_against(&server, &[], &["export", "-f", "dcs.yaml"]).expect(0);
+    assert_eq!(
+        run.stdout.matches("redis.(redacted)").count(),
+        2,
+        "{}",
+        run.stdout
+    );
     assert_no_secret(&run, &server.requests());
 }
 

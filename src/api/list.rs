@@ -69,15 +69,14 @@ impl Client {
             for field in [&mut i.name, &mut i.status] {
                 self.redactor.scrub_field(field);
             }
-            for field in [
-                &mut i.created_at,
-                &mut i.spec_code,
-                &mut i.enterprise_project_id,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            if let Some(field) = &mut i.created_at {
                 self.redactor.scrub_field(field);
+            }
+            for field in [&mut i.spec_code, &mut i.enterprise_project_id]
+                .into_iter()
+                .flatten()
+            {
+                self.redactor.scrub_shared(field);
             }
             for (k, v) in &mut i.tags {
                 self.redactor.scrub_field(k);

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::auth::{Auth, mask};
 use super::metadata::MetadataCredentials;
+use crate::model::Shared;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "(redacted)";
@@ -65,21 +66,35 @@ impl Redactor {
     /// could echo a secret into an instance's name, which the plan prints. Costs a few
     /// substring searches when the field is clean, which it always is.
     pub fn scrub_field(&self, field: &mut String) {
-        let dirty = self
-            .secrets
-            .iter()
-            .any(|(s, _)| field.contains(s.expose_secret()))
-            || self.metadata.is_some()
-            || field
-                .as_bytes()
-                .windows(10)
-                .any(|w| w.eq_ignore_ascii_case(b"signature="));
-        if dirty {
+        if self.may_hold_a_secret(field) {
             let scrubbed = self.scrub(field);
             if scrubbed != *field {
                 *field = scrubbed;
             }
         }
+    }
+
+    /// [`Redactor::scrub_field`] for a text instances share: replaced by a scrubbed copy when
+    /// it holds a secret (the others sharing it keep theirs, which each is scrubbed in turn).
+    pub fn scrub_shared(&self, field: &mut Shared) {
+        if self.may_hold_a_secret(field) {
+            let scrubbed = self.scrub(field);
+            if *scrubbed != **field {
+                *field = Shared::from(scrubbed);
+            }
+        }
+    }
+
+    /// False when `text` certainly holds no secret and no `Signature=`: the quick test.
+    fn may_hold_a_secret(&self, text: &str) -> bool {
+        self.secrets
+            .iter()
+            .any(|(s, _)| text.contains(s.expose_secret()))
+            || self.metadata.is_some()
+            || text
+                .as_bytes()
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"signature="))
     }
 
     /// `text` with every secret replaced and every `Signature=` value hidden.

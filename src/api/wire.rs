@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Instance;
+use crate::model::{Instance, Shared};
 
 /// Answer of `GET /v2/{project_id}/instances`, parsed straight into the compact
 /// [`Instance`]: each element of `instances` is read into a [`WireInstance`] and converted
@@ -75,21 +75,47 @@ pub struct WireInstance {
     pub product_type: Option<String>,
 }
 
-impl From<WireInstance> for Instance {
-    fn from(w: WireInstance) -> Self {
+impl WireInstance {
+    /// The compact [`Instance`], its repeated texts shared through `shared`.
+    fn into_instance(self, shared: &mut Interner) -> Instance {
         Instance {
-            id: w.instance_id,
-            name: w.name,
-            status: w.status,
-            created_at: w.created_at.filter(|c| !c.trim().is_empty()),
-            charging_mode: w.charging_mode,
-            spec_code: w.spec_code,
-            enterprise_project_id: w.enterprise_project_id,
-            tags: w.tags,
-            engine: w.engine,
-            engine_version: w.engine_version,
-            product_type: w.product_type,
+            id: self.instance_id,
+            name: self.name,
+            status: self.status,
+            created_at: self.created_at.filter(|c| !c.trim().is_empty()),
+            charging_mode: self.charging_mode,
+            spec_code: shared.get(self.spec_code),
+            enterprise_project_id: shared.get(self.enterprise_project_id),
+            tags: self.tags,
+            engine: shared.get(self.engine),
+            engine_version: shared.get(self.engine_version),
+            product_type: shared.get(self.product_type),
         }
+    }
+}
+
+/// The distinct values of a page's repeated fields (a few spec codes, engine versions and
+/// enterprise projects in a real project), so that its instances share them. It keeps at most
+/// [`Interner::MAX`] values: past that, a value is allocated for its instance, as without it,
+/// so a page of all-different values costs a bounded search per field, never more memory.
+#[derive(Debug, Default)]
+pub(crate) struct Interner(Vec<Shared>);
+
+impl Interner {
+    /// The most distinct values kept.
+    pub(crate) const MAX: usize = 32;
+
+    /// `text` as a shared value: the one already kept when equal, else a new one.
+    pub(crate) fn get(&mut self, text: Option<String>) -> Option<Shared> {
+        let text = text?;
+        if let Some(kept) = self.0.iter().find(|k| ***k == *text) {
+            return Some(kept.clone());
+        }
+        let made = Shared::from(text);
+        if self.0.len() < Self::MAX {
+            self.0.push(made.clone());
+        }
+        Some(made)
     }
 }
 
@@ -117,8 +143,9 @@ fn compact_instances<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Instance>, D
             // A page holds at most LIST_LIMIT instances; do not trust a size hint beyond that.
             let cap = seq.size_hint().unwrap_or(0).min(super::LIST_LIMIT);
             let mut out = Vec::with_capacity(cap);
+            let mut shared = Interner::default();
             while let Some(w) = seq.next_element::<WireInstance>()? {
-                out.push(Instance::from(w));
+                out.push(w.into_instance(&mut shared));
             }
             Ok(out)
         }
@@ -404,6 +431,61 @@ mod tests {
             accepted += usize::from(text.is_ok());
         }
         assert_eq!(accepted, 3, "the first, second and last bodies are pages");
+    }
+
+    #[test]
+    fn instances_of_a_page_share_their_repeated_texts() -> Result<(), serde_json::Error> {
+        let instances: Vec<serde_json::Value> = (0..3)
+            .map(|n| {
+                serde_json::json!({"instance_id": format!("i-{n}"), "name": "n",
+                    "status": "RUNNING", "spec_code": "redis.ha.xu1.large.r2.2",
+                    "enterprise_project_id": 0, "engine": "Redis", "engine_version": "5.0",
+                    "product_type": if n == 1 { "enterprise" } else { "generic" }})
+            })
+            .collect();
+        let page = parse_list(
+            serde_json::json!({ "instances": instances })
+                .to_string()
+                .as_bytes(),
+        )?;
+        let [a, b, c] = &page.instances[..] else {
+            panic!("three instances: {:?}", page.instances);
+        };
+        let same = |x: &Option<Shared>, y: &Option<Shared>| match (x, y) {
+            (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        for (x, y) in [
+            (&a.spec_code, &c.spec_code),
+            (&a.enterprise_project_id, &b.enterprise_project_id),
+            (&a.engine, &b.engine),
+            (&b.engine_version, &c.engine_version),
+            (&a.product_type, &c.product_type),
+        ] {
+            assert!(same(x, y), "{x:?} {y:?}");
+        }
+        assert_eq!(a.enterprise_project_id.as_deref(), Some("0"));
+        assert_eq!(b.product_type.as_deref(), Some("enterprise"));
+        assert_eq!(c.product_type.as_deref(), Some("generic"));
+        Ok(())
+    }
+
+    #[test]
+    fn past_its_bound_the_interner_still_gives_every_value_and_keeps_no_more() {
+        let mut shared = Interner::default();
+        let n = Interner::MAX + 10;
+        for round in 0..2 {
+            for i in 0..n {
+                let got = shared.get(Some(format!("spec-{i}")));
+                assert_eq!(
+                    got.as_deref(),
+                    Some(format!("spec-{i}").as_str()),
+                    "{round}"
+                );
+            }
+        }
+        assert_eq!(shared.0.len(), Interner::MAX);
+        assert_eq!(shared.get(None), None);
     }
 
     #[test]

@@ -870,11 +870,11 @@ mod tests {
     #[test]
     fn scope_by_enterprise_project_and_tags() {
         let mut a = tagged("1", "a", &[("owner", "platform"), ("env", "ci")]);
-        a.enterprise_project_id = Some("0".to_owned());
+        a.enterprise_project_id = Some("0".into());
         let mut b = tagged("2", "b", &[("owner", "platform")]);
-        b.enterprise_project_id = Some("7".to_owned());
+        b.enterprise_project_id = Some("7".into());
         let mut c = tagged("3", "c", &[("owner", "data")]);
-        c.enterprise_project_id = Some("0".to_owned());
+        c.enterprise_project_id = Some("0".into());
         let rules = Rules {
             scope: Scope {
                 enterprise_project_id: Some("0".to_owned()),
@@ -1069,7 +1069,7 @@ mod tests {
                     ),
                     charging_mode: Some(i64::from(prepaid)),
                     spec_code: None,
-                    enterprise_project_id: Some(if epid { "0" } else { "1" }.to_owned()),
+                    enterprise_project_id: Some(if epid { "0" } else { "1" }.into()),
                     tags: if keep_tag {
                         vec![("keep".to_owned(), "true".to_owned())]
                     } else {
