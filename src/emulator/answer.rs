@@ -1,26 +1,29 @@
 //! How an emulator instance is written in the API's own JSON: the fields it acts on, then the
 //! ~35 others a real list answer carries ([`typical_fields`], varied per instance by
-//! [`Variety`]), written without building a `Value` for generated instances, whose typical
-//! fields' JSON is made once ([`Tail`]).
+//! [`Variety`]), written without building a `Value` for generated instances, whose JSON is made
+//! once ([`Tail`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::data::EmuInstance;
 
-/// The JSON of a generated instance's typical fields, made once with the values it was made
-/// from, so that a page of 1,000 generated instances costs the emulator a copy instead of
-/// 35,000 serialised fields. It is used only while those values (id, billing mode, creation
-/// time) are unchanged, and it is not part of the instance's state: instances compare equal
-/// whether they keep it or not.
+/// The JSON of a generated instance as a list answer holds it, made once with the values it
+/// was made from, so that a page of 1,000 generated instances costs the emulator a copy
+/// instead of 40,000 serialised fields. It is used only while those values (id, name, status,
+/// billing mode, creation time) are unchanged, and it is not part of the instance's state:
+/// instances compare equal whether they keep it or not.
 #[derive(Clone, Default)]
 pub struct Tail(Option<std::sync::Arc<TailJson>>);
 
 struct TailJson {
     id: String,
+    name: String,
+    status: String,
     charging_mode: i64,
     created_at: String,
-    /// `{"engine":…,"features":{…}}`.
+    typical_fields: bool,
+    /// `{"instance_id":…,"created_at":…,"engine":…,"features":{…}}`.
     json: Vec<u8>,
 }
 
@@ -115,11 +118,17 @@ impl EmuInstance {
     /// The instance, keeping its typical fields' JSON (for generated instances).
     #[must_use]
     pub fn keep_tail(mut self) -> EmuInstance {
+        self.tail = Tail::default();
+        let mut json = Vec::new();
+        self.write_api_json(&mut json);
         self.tail = Tail(Some(std::sync::Arc::new(TailJson {
             id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status.clone(),
             charging_mode: self.charging_mode,
             created_at: self.created_at.clone(),
-            json: self.tail_json(),
+            typical_fields: self.typical_fields,
+            json,
         })));
         self
     }
@@ -129,6 +138,18 @@ impl EmuInstance {
     /// has no extra fields (generated instances never do).
     pub fn write_api_json(&self, out: &mut Vec<u8>) {
         if self.extra.is_empty() {
+            let kept = self.tail.0.as_ref().filter(|t| {
+                t.id == self.id
+                    && t.name == self.name
+                    && t.status == self.status
+                    && t.charging_mode == self.charging_mode
+                    && t.created_at == self.created_at
+                    && t.typical_fields == self.typical_fields
+            });
+            if let Some(t) = kept {
+                out.extend_from_slice(&t.json);
+                return;
+            }
             let base = ApiJson {
                 instance_id: &self.id,
                 name: &self.name,
@@ -142,19 +163,7 @@ impl EmuInstance {
                     return;
                 }
                 // `{"instance_id":…,"created_at":"…"}` and `{"engine":…}` as one object.
-                let kept = self.tail.0.as_ref().filter(|t| {
-                    t.id == self.id
-                        && t.charging_mode == self.charging_mode
-                        && t.created_at == self.created_at
-                });
-                let made;
-                let tail = match kept {
-                    Some(t) => &t.json,
-                    None => {
-                        made = self.tail_json();
-                        &made
-                    }
-                };
+                let tail = self.tail_json();
                 if let (Some(b'}'), Some(fields)) = (out.last(), tail.get(1..)) {
                     out.pop();
                     out.push(b',');
@@ -446,10 +455,19 @@ mod tests {
         changed.status = "DELETING".to_owned();
         let mut renamed = generate_instances(2).remove(0);
         renamed.id = "other-id".to_owned();
+        let mut named = generate_instances(2).remove(0);
+        named.name = "another-name".to_owned();
+        let mut deleting = generate_instances(2).remove(1);
+        deleting.status = "DELETING".to_owned();
+        let mut plain = generate_instances(2).remove(1);
+        plain.typical_fields = false;
         for inst in [
             bare,
             changed,
             renamed,
+            named,
+            deleting,
+            plain,
             generate_instances(2).remove(1),
             EmuInstance::new("a-b", "n").prepaid(),
             loaded,
