@@ -148,7 +148,9 @@ pub fn parse_file(bytes: &[u8], origin: &str, checks: Checks<'_>) -> Result<Save
         Some(Value::String(d)) if d == sha256_hex(canonical.as_bytes()) => {}
         Some(_) => {
             return Err(format!(
-                "{origin}: the plan does not match its recorded fleet_sha256; the file was                  edited after `plan --out` wrote it (a target added, dropped or changed). Make                  a new plan and review it"
+                "{origin}: the plan does not match its recorded fleet_sha256; the file was \
+                 edited after `plan --out` wrote it (a target added, dropped or changed). Make \
+                 a new plan and review it"
             ));
         }
         None => return Err(not_a_plan("no fleet_sha256".to_owned())),
@@ -158,12 +160,14 @@ pub fn parse_file(bytes: &[u8], origin: &str, checks: Checks<'_>) -> Result<Save
             if sig == hmac_sha256_hex(key, canonical.as_bytes()) => {}
         (Some(_), Some(_)) => {
             return Err(format!(
-                "{origin}: the plan's fleet_signature does not match DCS_RECONCILE_PLAN_KEY: it                  was signed with another key, or edited; nothing was deleted"
+                "{origin}: the plan's fleet_signature does not match DCS_RECONCILE_PLAN_KEY: it \
+                 was signed with another key, or edited; nothing was deleted"
             ));
         }
         (Some(_), None) => {
             return Err(format!(
-                "{origin}: the plan is not signed, but DCS_RECONCILE_PLAN_KEY is set: only a                  plan made by `plan --out` with the same key is applied; nothing was deleted"
+                "{origin}: the plan is not signed, but DCS_RECONCILE_PLAN_KEY is set: only a \
+                 plan made by `plan --out` with the same key is applied; nothing was deleted"
             ));
         }
         (None, _) => {}

@@ -467,7 +467,14 @@ fn a_saved_plan_of_several_targets_applies_each_and_is_refused_whole_when_one_is
     dropped["targets"].as_array_mut().expect("targets").pop();
     std::fs::write(f.dir.path().join("dropped.json"), dropped.to_string()).expect("write");
     let run = f.run(&["apply", "--plan", "dropped.json"]).expect(1);
-    assert!(run.stderr.contains("fleet_sha256"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "does not match its recorded fleet_sha256; the file was edited after `plan --out` \
+             wrote it (a target added, dropped or changed). Make a new plan"
+        ),
+        "{}",
+        run.stderr
+    );
 
     // A target given twice, its hash recomputed (no key is set): refused.
     let mut doubled = saved.clone();
@@ -1126,4 +1133,30 @@ fn a_closed_stdout_deletes_nothing_before_the_plan_is_shown_and_never_exits_1_af
     assert_eq!(with_closed_stdout(&f, &args), Some(0));
     assert_eq!(f.live(0), vec!["id-0-keep"]);
     assert_eq!(f.live(1), vec!["id-1-keep"]);
+}
+
+#[test]
+fn a_saved_plan_of_one_target_takes_its_one_manifest_or_none() {
+    let f = Fleet::new(2);
+    f.run(&["plan", "-f", "fleet/t0.yaml", "--out", "one.json"])
+        .expect(0);
+    let run = f
+        .run(&[
+            "apply",
+            "--plan",
+            "one.json",
+            "-f",
+            "fleet/t0.yaml",
+            "-f",
+            "fleet/t1.yaml",
+            "--auto-approve",
+        ])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("has one target; give its one manifest with -f, or none"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
 }

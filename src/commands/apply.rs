@@ -107,7 +107,8 @@ async fn apply(
                         [one] => Some(one.as_path()),
                         _ => {
                             return Err(Error::Usage(format!(
-                                "the saved plan {origin} has one target; give its one manifest                                  with -f, or none"
+                                "the saved plan {origin} has one target; give its one manifest \
+                                 with -f, or none"
                             )));
                         }
                     };
