@@ -337,10 +337,57 @@ pub fn view_of(p: &TargetPlan) -> TargetView<'_> {
     }
 }
 
+/// `--max-delete-total N`: the command line's or, for `apply --plan`, the one the plan was
+/// made with (the command line's wins, as for `--max-delete`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalLimit {
+    /// N.
+    pub max: usize,
+    /// The saved plan it comes from, when not from the command line.
+    pub saved_in: Option<String>,
+}
+
+impl TotalLimit {
+    /// The command line's `--max-delete-total`.
+    pub fn given(cfg: &Config) -> Option<TotalLimit> {
+        TotalLimit::of(cfg, None, "")
+    }
+
+    /// The command line's `--max-delete-total`, else `saved`, the one `origin` was made with.
+    pub fn of(cfg: &Config, saved: Option<usize>, origin: &str) -> Option<TotalLimit> {
+        match (cfg.fleet.max_delete_total, saved) {
+            (Some(max), _) => Some(TotalLimit {
+                max,
+                saved_in: None,
+            }),
+            (None, Some(max)) => Some(TotalLimit {
+                max,
+                saved_in: Some(origin.to_owned()),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// `--max-delete-total 5`, or `--max-delete-total 5 (saved in plan.json)`.
+    fn name(&self) -> String {
+        match &self.saved_in {
+            None => format!("--max-delete-total {}", self.max),
+            Some(o) => format!(
+                "--max-delete-total {} (saved in {})",
+                self.max,
+                crate::render::shown(o)
+            ),
+        }
+    }
+}
+
 /// The fleet-wide guard `--max-delete-total N`: its refusal, when the planned targets would
 /// delete more than N instances in all.
-pub fn total_refusals(plans: &[TargetPlan], max: Option<usize>) -> Vec<String> {
-    let Some(max) = max else { return Vec::new() };
+pub fn total_refusals(plans: &[TargetPlan], limit: Option<&TotalLimit>) -> Vec<String> {
+    let Some(limit) = limit else {
+        return Vec::new();
+    };
+    let max = limit.max;
     let (count, targets) = plans
         .iter()
         .filter_map(|p| p.result.as_ref().ok())
@@ -351,19 +398,21 @@ pub fn total_refusals(plans: &[TargetPlan], max: Option<usize>) -> Vec<String> {
         return Vec::new();
     }
     vec![format!(
-        "--max-delete-total {max}: the run would delete {} over {}",
+        "{}: the run would delete {} over {}",
+        limit.name(),
         plural(count, "instance", "instances"),
         plural(targets, "target", "targets")
     )]
 }
 
 /// `--max-delete-total N` over a run of one target: a refusal of its plan, as `max_delete`.
-pub fn guard_single(planned: &mut Planned, max: Option<usize>) {
-    if let Some(max) = max
-        && planned.plan.delete.len() > max
+pub fn guard_single(planned: &mut Planned, limit: Option<&TotalLimit>) {
+    if let Some(limit) = limit
+        && planned.plan.delete.len() > limit.max
     {
         planned.context.refusals.push(format!(
-            "--max-delete-total {max}: the run would delete {}",
+            "{}: the run would delete {}",
+            limit.name(),
             plural(planned.plan.delete.len(), "instance", "instances")
         ));
     }

@@ -35,6 +35,11 @@ impl SavedPlan {
             max_delete: o.max_delete,
         }
     }
+
+    /// The `--max-delete-total` the plan was made with.
+    pub fn max_delete_total(&self) -> Option<usize> {
+        self.doc.overrides.and_then(|o| o.max_delete_total)
+    }
 }
 
 /// How a saved plan is checked when it is read back.
@@ -60,7 +65,8 @@ pub enum Signature {
 }
 
 /// The saved-plan document for `plan` as JSON text: the plan document plus the manifest's
-/// text and the guard overrides, so that `apply --plan` can re-plan under exactly the
+/// text and the guard overrides (`--max-delete-total` among them for a plan of one target;
+/// `None` for each target of a fleet's plan, which keeps it once), so that `apply --plan` can re-plan under exactly the
 /// reviewed rules, `plan_sha256` over all of it, and with `key` an HMAC-SHA256 signature of
 /// the same bytes.
 pub fn document(
@@ -68,6 +74,7 @@ pub fn document(
     ctx: &PlanContext,
     manifest_text: &str,
     overrides: Overrides,
+    max_delete_total: Option<usize>,
     key: Option<&[u8]>,
     region: Option<&str>,
 ) -> serde_json::Result<String> {
@@ -77,6 +84,7 @@ pub fn document(
     doc.overrides = Some(OverridesDoc {
         allow_empty: overrides.allow_empty,
         max_delete: overrides.max_delete,
+        max_delete_total,
     });
     let canonical = serde_json::to_value(&doc)?.to_string();
     doc.plan_sha256 = Some(sha256_hex(canonical.as_bytes()));
@@ -115,8 +123,9 @@ pub fn parse(
 pub enum SavedFile {
     /// One target (today's document).
     One(Box<SavedPlan>, Signature),
-    /// Several targets, each checked as a plan of its own.
-    Fleet(Vec<(SavedPlan, Signature)>),
+    /// Several targets, each checked as a plan of its own, and the run's
+    /// `--max-delete-total`.
+    Fleet(Vec<(SavedPlan, Signature)>, Option<usize>),
 }
 
 /// `kind` of the saved plan of several targets.
@@ -172,6 +181,14 @@ pub fn parse_file(bytes: &[u8], origin: &str, checks: Checks<'_>) -> Result<Save
         }
         (None, _) => {}
     }
+    let total = match value.get("max_delete_total") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| not_a_plan(format!("max_delete_total {v} is not a count")))?,
+        ),
+    };
     let Some(Value::Array(targets)) = value.as_object_mut().and_then(|o| o.remove("targets"))
     else {
         return Err(not_a_plan("no `targets` list".to_owned()));
@@ -180,12 +197,16 @@ pub fn parse_file(bytes: &[u8], origin: &str, checks: Checks<'_>) -> Result<Save
     for (n, t) in targets.into_iter().enumerate() {
         plans.push(parse_value(t, &format!("{origin} (target {n})"), checks)?);
     }
-    Ok(SavedFile::Fleet(plans))
+    Ok(SavedFile::Fleet(plans, total))
 }
 
-/// The saved plan of several targets: `targets`, each a saved document of [`document`],
-/// under one hash and, with `key`, one signature.
-pub fn fleet_document(targets: &[String], key: Option<&[u8]>) -> serde_json::Result<String> {
+/// The saved plan of several targets: `targets`, each a saved document of [`document`], and
+/// the run's `--max-delete-total` when given, under one hash and, with `key`, one signature.
+pub fn fleet_document(
+    targets: &[String],
+    max_delete_total: Option<usize>,
+    key: Option<&[u8]>,
+) -> serde_json::Result<String> {
     let targets: Vec<Value> = targets
         .iter()
         .map(|t| serde_json::from_str(t))
@@ -195,6 +216,9 @@ pub fn fleet_document(targets: &[String], key: Option<&[u8]>) -> serde_json::Res
         "kind": FLEET_KIND,
         "targets": targets,
     });
+    if let (Some(n), Some(obj)) = (max_delete_total, doc.as_object_mut()) {
+        obj.insert("max_delete_total".to_owned(), Value::from(n));
+    }
     let canonical = canonical(&doc);
     if let Some(obj) = doc.as_object_mut() {
         obj.insert(
@@ -547,7 +571,7 @@ mod tests {
             ..Plan::default()
         };
         let text =
-            document(&plan, &ctx(""), "", Overrides::default(), None, None).expect("encodes");
+            document(&plan, &ctx(""), "", Overrides::default(), None, None, None).expect("encodes");
         read(&text).expect("parses")
     }
 
@@ -629,6 +653,7 @@ mod tests {
                 Overrides::default(),
                 None,
                 None,
+                None,
             )
             .expect("encodes"),
         )
@@ -683,7 +708,7 @@ mod tests {
             allow_empty: true,
             max_delete: Some(7),
         };
-        let doc = document(&plan, &ctx(text), text, overrides, None, None).expect("encodes");
+        let doc = document(&plan, &ctx(text), text, overrides, None, None, None).expect("encodes");
         let back = read(&doc).expect("parses");
         assert_eq!(back.manifest_text, text);
         assert_eq!(back.doc.delete.len(), 1);
@@ -705,6 +730,7 @@ mod tests {
             &ctx(""),
             "",
             Overrides::default(),
+            None,
             None,
             None,
         )
@@ -758,8 +784,16 @@ mod tests {
             ..Plan::default()
         };
         let key = b"ci-secret".as_slice();
-        let signed =
-            document(&plan, &ctx(""), "", Overrides::default(), Some(key), None).expect("encodes");
+        let signed = document(
+            &plan,
+            &ctx(""),
+            "",
+            Overrides::default(),
+            None,
+            Some(key),
+            None,
+        )
+        .expect("encodes");
         let with = |key: &'static [u8]| Checks {
             key: Some(key),
             ..checks()

@@ -1160,3 +1160,79 @@ fn a_saved_plan_of_one_target_takes_its_one_manifest_or_none() {
     );
     assert_eq!(f.deletes(0) + f.deletes(1), 0);
 }
+
+#[test]
+fn a_saved_plan_keeps_its_max_delete_total_unless_apply_gives_its_own() {
+    let f = Fleet::new(2);
+    f.run(&[
+        "plan",
+        "-f",
+        "fleet",
+        "--max-delete-total",
+        "3",
+        "--out",
+        "fleet.json",
+    ])
+    .expect(0);
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(f.dir.path().join("fleet.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(saved["max_delete_total"], 3);
+    // Applied without the flag: the plan's own limit refuses it.
+    let refused = f
+        .run(&["apply", "--plan", "fleet.json", "--auto-approve"])
+        .expect(3);
+    assert!(
+        refused.stderr.contains(
+            "--max-delete-total 3 (saved in fleet.json): the run would delete 4 instances over 2 \
+             targets"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
+    // The limit cannot be edited away: it is under the plan's hash.
+    let mut loosened = saved.clone();
+    loosened["max_delete_total"] = Value::from(100);
+    std::fs::write(f.dir.path().join("loosened.json"), loosened.to_string()).expect("write");
+    let run = f
+        .run(&["apply", "--plan", "loosened.json", "--auto-approve"])
+        .expect(1);
+    assert!(run.stderr.contains("fleet_sha256"), "{}", run.stderr);
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
+
+    // One target: the same, its limit among the plan's overrides.
+    f.run(&[
+        "plan",
+        "-f",
+        "fleet/t0.yaml",
+        "--max-delete-total",
+        "1",
+        "--out",
+        "one.json",
+    ])
+    .expect(0);
+    let refused = f
+        .run(&["apply", "--plan", "one.json", "--auto-approve"])
+        .expect(3);
+    assert!(
+        refused
+            .stderr
+            .contains("--max-delete-total 1 (saved in one.json): the run would delete 2 instances"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(f.deletes(0), 0);
+    // The command line's own limit wins, as `--max-delete` does.
+    f.run(&[
+        "apply",
+        "--plan",
+        "one.json",
+        "--auto-approve",
+        "--max-delete-total",
+        "2",
+    ])
+    .expect(0);
+    assert_eq!(f.live(0).len(), 1);
+}

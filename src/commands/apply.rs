@@ -6,7 +6,7 @@ use std::path::Path;
 use super::{Confirmation, Io};
 use crate::config::{ApplyConfig, ApplySource, Config, Env};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::fleet;
+use crate::fleet::{self, TotalLimit};
 use crate::manifest;
 use crate::manifest::Manifest;
 use crate::render::diff::unified;
@@ -68,7 +68,7 @@ async fn apply(
         reporter,
         color,
     };
-    let (session, mut planned, manifest) = match &a.source {
+    let (session, mut planned, manifest, limit) = match &a.source {
         ApplySource::Manifest(choice) => {
             let selection = fleet::select(choice, cfg.fleet.shard)?;
             if selection.is_fleet() {
@@ -78,7 +78,7 @@ async fn apply(
             let manifest = fleet::only(selection)?;
             let session = Session::open(cfg, &session::target_of(&manifest), env, None).await?;
             let planned = session.plan(&manifest, a.overrides).await?;
-            (session, planned, Some(manifest))
+            (session, planned, Some(manifest), TotalLimit::given(cfg))
         }
         ApplySource::Saved { plan, manifests } => {
             let origin = plan.display().to_string();
@@ -90,12 +90,12 @@ async fn apply(
                 )));
             }
             match read_saved(cfg, a, plan)? {
-                saved::SavedFile::Fleet(targets) => {
+                saved::SavedFile::Fleet(targets, total) => {
                     return super::apply_fleet::saved(
                         fleet_run(confirm, reporter),
                         env,
                         &origin,
-                        targets,
+                        (targets, TotalLimit::of(cfg, total, &origin)),
                         manifests,
                     )
                     .await;
@@ -112,15 +112,16 @@ async fn apply(
                             )));
                         }
                     };
+                    let limit = TotalLimit::of(cfg, saved.max_delete_total(), &origin);
                     let (session, planned) =
                         saved_plan(cfg, a, env, &origin, *saved, given, reporter).await?;
-                    (session, planned, None)
+                    (session, planned, None, limit)
                 }
             }
         }
     };
     planned.context.color = color;
-    fleet::guard_single(&mut planned, cfg.fleet.max_delete_total);
+    fleet::guard_single(&mut planned, limit.as_ref());
     tail(
         &session,
         &planned,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::Confirmation;
 use crate::config::{ApplyConfig, Config, Env, ManifestChoice};
 use crate::error::{EXIT_OK, Error, Result};
-use crate::fleet::{self, Selection, TargetPlan};
+use crate::fleet::{self, Selection, TargetPlan, TotalLimit};
 use crate::identity;
 use crate::manifest::{self, Manifest};
 use crate::render::notes;
@@ -33,7 +33,8 @@ pub(crate) async fn fresh(run: Run<'_, '_>, env: &Env, selection: Selection) -> 
     run.reporter.fleet();
     fleet::check_single_target_flags(run.cfg, &selection)?;
     let plans = fleet::plan_all(run.cfg, env, selection.targets, run.a.overrides).await?;
-    tail(run, plans, false).await
+    let limit = TotalLimit::given(run.cfg);
+    tail(run, plans, false, limit).await
 }
 
 /// The saved plan of several targets (`apply --plan FILE`), each re-checked against its
@@ -42,7 +43,7 @@ pub(crate) async fn saved(
     run: Run<'_, '_>,
     env: &Env,
     origin: &str,
-    targets: Vec<(SavedPlan, Signature)>,
+    (targets, limit): (Vec<(SavedPlan, Signature)>, Option<TotalLimit>),
     given: &[PathBuf],
 ) -> Result<u8> {
     run.reporter.fleet();
@@ -65,7 +66,7 @@ pub(crate) async fn saved(
     }
     // A file edited to hold one target twice (its hash recomputed) plans it once, not twice.
     fleet::check_duplicates(&plans)?;
-    tail(run, plans, true).await
+    tail(run, plans, true, limit).await
 }
 
 /// Every given manifest must be the manifest of a saved target, and every saved target's
@@ -171,7 +172,12 @@ pub(crate) fn region_of(m: Manifest, region: Option<&str>, at: &str) -> Result<M
 }
 
 /// Show every plan, check all or nothing, confirm once, re-check, delete target by target.
-async fn tail(run: Run<'_, '_>, plans: Vec<TargetPlan>, saved: bool) -> Result<u8> {
+async fn tail(
+    run: Run<'_, '_>,
+    plans: Vec<TargetPlan>,
+    saved: bool,
+    limit: Option<TotalLimit>,
+) -> Result<u8> {
     let Run {
         cfg,
         a,
@@ -197,7 +203,7 @@ async fn tail(run: Run<'_, '_>, plans: Vec<TargetPlan>, saved: bool) -> Result<u
         }
         .map_err(report::write_error)?;
     }
-    let refusals = fleet::total_refusals(&plans, cfg.fleet.max_delete_total);
+    let refusals = fleet::total_refusals(&plans, limit.as_ref());
     if !refusals.is_empty() {
         return Err(Error::Guard(format!(
             "refusing to apply; nothing was deleted in any target: {}",

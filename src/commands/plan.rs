@@ -7,7 +7,7 @@ use std::io::Write;
 use super::{Io, write_err, write_file};
 use crate::config::{Config, Env, Format, PlanConfig};
 use crate::error::{EXIT_CHANGES, EXIT_OK, Error, Result};
-use crate::fleet::{self, Selection};
+use crate::fleet::{self, Selection, TotalLimit};
 use crate::manifest::Manifest;
 use crate::render::{self, notes};
 use crate::saved;
@@ -37,7 +37,7 @@ async fn single(
 ) -> Result<u8> {
     let session = Session::open(cfg, &session::target_of(&manifest), env, None).await?;
     let mut planned = session.plan(&manifest, p.overrides).await?;
-    fleet::guard_single(&mut planned, cfg.fleet.max_delete_total);
+    fleet::guard_single(&mut planned, TotalLimit::given(cfg).as_ref());
     planned.context.color = io.color;
     {
         // Buffered and streamed: a plan can list 100,000 instances, and stdout is
@@ -62,6 +62,7 @@ async fn single(
             &planned.context,
             &manifest.text,
             planned.overrides,
+            cfg.fleet.max_delete_total,
             key(cfg),
             // Which of the manifest's `regions:` this plan is of (read back by apply).
             manifest.region.as_deref(),
@@ -121,7 +122,7 @@ async fn several(
     })
     .await?;
     let (plans, sections): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
-    let refusals = fleet::total_refusals(&plans, cfg.fleet.max_delete_total);
+    let refusals = fleet::total_refusals(&plans, TotalLimit::given(cfg).as_ref());
     let view = fleet::view(&plans, shard, total, refusals);
     {
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut *io.out);
@@ -162,6 +163,7 @@ async fn several(
                         &planned.context,
                         &t.manifest.text,
                         planned.overrides,
+                        None,
                         key(cfg),
                         t.manifest.region.as_deref(),
                     )
@@ -169,7 +171,7 @@ async fn several(
                 );
             }
         }
-        let text = saved::fleet_document(&docs, key(cfg))
+        let text = saved::fleet_document(&docs, cfg.fleet.max_delete_total, key(cfg))
             .map_err(|e| Error::Internal(format!("cannot encode the saved plan: {e}")))?;
         write_file(out, &text)?;
         saved_note(p, io, out)?;

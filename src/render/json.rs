@@ -158,6 +158,10 @@ pub struct OverridesDoc {
     /// `--max-delete N`.
     #[serde(default)]
     pub max_delete: Option<usize>,
+    /// `--max-delete-total N` (a plan of one target; a fleet's plan keeps it beside its
+    /// targets). Absent when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delete_total: Option<usize>,
 }
 
 /// An entry that matches no live instance.
