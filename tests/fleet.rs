@@ -363,6 +363,13 @@ fn a_refused_target_stops_the_fleet_and_keep_going_applies_the_others_with_exit_
         "{}",
         refused.stderr
     );
+    assert!(
+        refused.stdout.ends_with(
+            "\nFleet: nothing deleted in any of 3 targets.\n  at fault: fleet/t1.yaml\n"
+        ),
+        "{}",
+        refused.stdout
+    );
     for i in 0..3 {
         assert_eq!(f.deletes(i), 0, "target {i}");
     }
@@ -427,6 +434,15 @@ fn max_delete_total_guards_the_whole_run() {
         refused.stderr.contains("nothing was deleted in any target"),
         "{}",
         refused.stderr
+    );
+    // No target is at fault, but nothing was deleted: the report does not say "without a
+    // fault" of a run that was refused.
+    assert!(
+        refused
+            .stdout
+            .ends_with("\nFleet: nothing deleted in any of 2 targets.\n"),
+        "{}",
+        refused.stdout
     );
     assert_eq!(f.deletes(0) + f.deletes(1), 0);
     let applied = f
@@ -1235,4 +1251,21 @@ fn a_saved_plan_keeps_its_max_delete_total_unless_apply_gives_its_own() {
     ])
     .expect(0);
     assert_eq!(f.live(0).len(), 1);
+}
+
+#[test]
+fn the_text_report_names_a_refused_target_at_fault_when_the_others_are_applied() {
+    let f = Fleet::new(2);
+    f.manifest(1, "guards: {max_delete: 1}\n");
+    let run = f
+        .run(&["apply", "-f", "fleet", "--auto-approve", "--keep-going"])
+        .expect(4);
+    assert!(
+        run.stdout.ends_with(
+            "\nFleet: 2 deleted, 0 failed; 1 of 2 targets without a fault.\n  at fault: \
+             fleet/t1.yaml\n"
+        ),
+        "{}",
+        run.stdout
+    );
 }

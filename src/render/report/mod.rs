@@ -174,6 +174,14 @@ impl Reporter for TextReporter<'_> {
     }
 
     fn plan(&mut self, s: Shown<'_>) -> io::Result<()> {
+        // A target its guards refuse is at fault: the run does not apply it.
+        if !s.context.refusals.is_empty()
+            && let Some(t) = &mut self.fleet
+            && let Some(name) = t.current.clone()
+            && !t.faults.contains(&name)
+        {
+            t.faults.push(name);
+        }
         if !s.plan.destinations.is_empty() {
             self.recoverable = Some(
                 s.plan
@@ -360,14 +368,23 @@ impl Reporter for TextReporter<'_> {
         if let Some(t) = &self.fleet
             && t.targets > 0
         {
-            writeln!(
-                self.out,
-                "\nFleet: {} deleted, {} failed; {} of {} without a fault.",
-                t.deleted,
-                t.failed,
-                t.targets.saturating_sub(t.faults.len()),
-                plural(t.targets, "target", "targets"),
-            )?;
+            if result.is_err() && t.deleted == 0 && t.failed == 0 {
+                // Refused or failed before any deletion: the error says why.
+                writeln!(
+                    self.out,
+                    "\nFleet: nothing deleted in any of {}.",
+                    plural(t.targets, "target", "targets"),
+                )?;
+            } else {
+                writeln!(
+                    self.out,
+                    "\nFleet: {} deleted, {} failed; {} of {} without a fault.",
+                    t.deleted,
+                    t.failed,
+                    t.targets.saturating_sub(t.faults.len()),
+                    plural(t.targets, "target", "targets"),
+                )?;
+            }
             if !t.faults.is_empty() {
                 writeln!(self.out, "  at fault: {}", t.faults.join(", "))?;
             }
