@@ -381,16 +381,19 @@ impl TotalLimit {
     }
 }
 
-/// The fleet-wide guard `--max-delete-total N`: its refusal, when the planned targets would
-/// delete more than N instances in all.
+/// The fleet-wide guard `--max-delete-total N`: its refusal, when the targets the run could
+/// apply would delete more than N instances in all.
 pub fn total_refusals(plans: &[TargetPlan], limit: Option<&TotalLimit>) -> Vec<String> {
     let Some(limit) = limit else {
         return Vec::new();
     };
     let max = limit.max;
+    // Only what the run could delete: a target that failed, is stale or is refused by its own
+    // guards deletes nothing, with or without --keep-going.
     let (count, targets) = plans
         .iter()
         .filter_map(|p| p.result.as_ref().ok())
+        .filter(|(_, planned)| planned.context.refusals.is_empty())
         .map(|(_, planned)| planned.plan.delete.len())
         .filter(|&n| n > 0)
         .fold((0usize, 0usize), |(c, t), n| (c.saturating_add(n), t + 1));

@@ -1056,7 +1056,12 @@ fn fleet_case(seed: u64) -> Result<(), String> {
         .copied()
         .filter(|&t| max_delete[t].is_some_and(|m| surplus[t].len() > m))
         .collect();
-    let total: usize = planned.iter().map(|&t| surplus[t].len()).sum();
+    // What the run could delete: the targets refused by their own guards delete nothing.
+    let total: usize = planned
+        .iter()
+        .filter(|t| !refused.contains(t))
+        .map(|&t| surplus[t].len())
+        .sum();
     let fleet_refused = max_total.is_some_and(|m| total > m);
     let faults = failing.iter().filter(|f| **f).count() + refused.len();
     let applied: Vec<usize> = if fleet_refused || (faults > 0 && !keep_going && targets > 1) {
@@ -1268,4 +1273,47 @@ fn the_text_report_names_a_refused_target_at_fault_when_the_others_are_applied()
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn max_delete_total_counts_only_what_the_run_could_delete() {
+    // t0 is refused by its own guard (2 deletions, max_delete 1), t1 would delete 2: with
+    // --keep-going the run deletes t1's 2 and nothing of t0's, which --max-delete-total 2
+    // allows. Counting t0's refused deletions would refuse the whole run.
+    let f = Fleet::new(2);
+    f.manifest(0, "guards: {max_delete: 1}\n");
+    let plan = f
+        .run(&["plan", "-f", "fleet", "--max-delete-total", "2"])
+        .expect(0);
+    assert!(
+        !plan.stdout.contains("Apply would refuse the whole run"),
+        "{}",
+        plan.stdout
+    );
+    f.run(&[
+        "apply",
+        "-f",
+        "fleet",
+        "--auto-approve",
+        "--keep-going",
+        "--max-delete-total",
+        "2",
+    ])
+    .expect(4);
+    assert_eq!(f.deletes(0), 0);
+    assert_eq!(f.live(1), vec!["id-1-keep"]);
+    // And one more than the limit is still refused.
+    let f = Fleet::new(2);
+    f.manifest(0, "guards: {max_delete: 1}\n");
+    f.run(&[
+        "apply",
+        "-f",
+        "fleet",
+        "--auto-approve",
+        "--keep-going",
+        "--max-delete-total",
+        "1",
+    ])
+    .expect(3);
+    assert_eq!(f.deletes(0) + f.deletes(1), 0);
 }
