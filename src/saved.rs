@@ -66,9 +66,9 @@ pub enum Signature {
 
 /// The saved-plan document for `plan` as JSON text: the plan document plus the manifest's
 /// text and the guard overrides (`--max-delete-total` among them for a plan of one target;
-/// `None` for each target of a fleet's plan, which keeps it once), so that `apply --plan` can re-plan under exactly the
-/// reviewed rules, `plan_sha256` over all of it, and with `key` an HMAC-SHA256 signature of
-/// the same bytes.
+/// `None` for each target of a fleet's plan, which keeps it once), so that `apply --plan` can
+/// re-plan under exactly the reviewed rules, `plan_sha256` over all of it, and with `key` an
+/// HMAC-SHA256 signature of the same bytes.
 pub fn document(
     plan: &Plan,
     ctx: &PlanContext,

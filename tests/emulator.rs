@@ -1001,3 +1001,35 @@ fn sdk_check() {
         );
     }
 }
+
+/// A client that goes away while its answer waits out the latency: the deletion happened when
+/// the request arrived, so the request is recorded all the same.
+#[tokio::test]
+async fn a_request_whose_client_went_away_is_recorded_with_what_it_did() {
+    let emu = start(EmulatorConfig {
+        latency: std::time::Duration::from_millis(600),
+        ..signed(vec![EmuInstance::new("a", "a"), EmuInstance::new("b", "b")])
+    });
+    let c = Client::new(&emu);
+    let gone = tokio::time::timeout(
+        std::time::Duration::from_millis(150),
+        c.send(
+            "DELETE",
+            &instances_path(),
+            &[],
+            Some(json!({"instances": ["a"]})),
+        ),
+    )
+    .await;
+    assert!(gone.is_err(), "the client gave up before the answer");
+    // Done at arrival, before the latency.
+    assert_eq!(emu.shared().instance_ids(), ["b"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while emu.shared().requests().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let records = emu.shared().requests();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].delete_ids, ["a"]);
+    assert_eq!(emu.shared().in_flight(), 0);
+}

@@ -95,7 +95,8 @@ async fn apply(
                         fleet_run(confirm, reporter),
                         env,
                         &origin,
-                        (targets, TotalLimit::of(cfg, total, &origin)),
+                        targets,
+                        TotalLimit::of(cfg, total, &origin),
                         manifests,
                     )
                     .await;

@@ -43,7 +43,8 @@ pub(crate) async fn saved(
     run: Run<'_, '_>,
     env: &Env,
     origin: &str,
-    (targets, limit): (Vec<(SavedPlan, Signature)>, Option<TotalLimit>),
+    targets: Vec<(SavedPlan, Signature)>,
+    limit: Option<TotalLimit>,
     given: &[PathBuf],
 ) -> Result<u8> {
     run.reporter.fleet();

@@ -90,7 +90,8 @@ pub struct EmulatorConfig {
     /// Simulated response time: every answer leaves this long after its request arrived.
     /// The state is read (and changed) when the request arrives and the answer built at once;
     /// what remains of the time is waited out concurrently, as over a real network, and the
-    /// request is recorded just before its answer is written.
+    /// request is recorded just before its answer is written (or when its client goes away
+    /// during the wait: what it did is done).
     pub latency: std::time::Duration,
     /// Deleted instances linger in status `DELETING` for this many listings (list requests
     /// at offset 0) before they disappear, as on the real cloud.

@@ -255,6 +255,18 @@ fn on(
     }
 }
 
+/// Records its request when dropped: when the answer is about to be written, or when the
+/// client went away while the answer waited out its latency.
+struct RecordOnDrop<'a>(&'a Shared, Option<super::RequestRecord>);
+
+impl Drop for RecordOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(record) = self.1.take() {
+            self.0.lock().requests.push(record);
+        }
+    }
+}
+
 /// Decrements the in-flight count when dropped.
 struct InFlight<'a>(&'a AtomicUsize);
 
@@ -354,11 +366,13 @@ async fn answer(
         (latency, req, fault, status, reply, summary, record)
     };
     let response = response_of(reply, status, fault, &req);
+    // Recorded just before the answer is written, as a client would see it; and, since the
+    // state already changed, also when the client goes away during the wait.
+    let record = RecordOnDrop(shared, Some(record));
     if !latency.is_zero() {
         tokio::time::sleep_until(arrived + latency).await;
     }
-    // Recorded just before the answer is written, as a client would see it.
-    shared.lock().requests.push(record);
+    drop(record);
     tracing::info!(
         "{} {} -> {} (request id {}){}{summary}",
         req.method,

@@ -368,8 +368,13 @@ impl Reporter for TextReporter<'_> {
         if let Some(t) = &self.fleet
             && t.targets > 0
         {
-            if result.is_err() && t.deleted == 0 && t.failed == 0 {
-                // Refused or failed before any deletion: the error says why.
+            // Refused or failed before any deletion: the error says why. Never said of a run
+            // whose error says deletions were sent (exit 4), even if no outcome reached here.
+            let before_any_delete = result
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.exit_code() != crate::error::EXIT_DELETE_FAILED);
+            if before_any_delete && t.deleted == 0 && t.failed == 0 {
                 writeln!(
                     self.out,
                     "\nFleet: nothing deleted in any of {}.",
@@ -536,6 +541,35 @@ mod tests {
             text.ends_with("Apply complete: 1 deleted, 1 failed.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_fleet_that_deleted_nothing_says_so_only_when_no_delete_was_sent() {
+        let label = TargetLabel {
+            manifest: "a.yaml".to_owned(),
+            ..TargetLabel::default()
+        };
+        let end = |result: &Result<u8>| {
+            let mut out = Vec::new();
+            let mut r = TextReporter::new(&mut out, false);
+            r.target(0, 2, &label).expect("target");
+            r.finish(result).expect("finish");
+            String::from_utf8(out).expect("utf-8")
+        };
+        let refused = end(&Err(Error::Guard("refused".to_owned())));
+        assert!(
+            refused.ends_with("\nFleet: nothing deleted in any of 2 targets.\n"),
+            "{refused}"
+        );
+        // A DELETE was sent and its answer lost before any outcome was reported: the line
+        // must not claim that nothing was deleted.
+        let sent = end(&Err(Error::DeleteFailed {
+            total: 1,
+            failed: vec!["a".to_owned()],
+        }));
+        assert!(!sent.contains("nothing deleted"), "{sent}");
+        assert!(sent.contains("\nFleet: 0 deleted, 0 failed;"), "{sent}");
+        assert!(end(&Ok(0)).contains("\nFleet: 0 deleted, 0 failed;"));
     }
 
     #[test]
